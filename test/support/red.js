@@ -1,0 +1,63 @@
+'use strict';
+// Node-RED runtime for tests (node-red-node-test-helper) with our nodes loaded.
+const helper = require('node-red-node-test-helper');
+helper.init(require.resolve('node-red'));
+
+const NODES = {
+  'telemetry-broker': '../../nodes/nodes/telemetry-broker.js',
+  'telemetry-in': '../../nodes/nodes/telemetry-in.js',
+};
+
+function nodeModules(...types) {
+  return types.map((t) => require(NODES[t]));
+}
+
+/** Collects what a helper node receives; `next(pred, from)` resolves with the first message at index ≥ from matching pred, now or when it arrives. */
+function collector(node) {
+  const received = [];
+  const waiters = [];
+  node.on('input', (msg) => {
+    received.push(msg);
+    for (let i = 0; i < waiters.length; i++) {
+      if (waiters[i].pred(msg)) {
+        waiters[i].resolve(msg);
+        waiters.splice(i, 1);
+        i--;
+      }
+    }
+  });
+  return {
+    received,
+    next(pred = () => true, from = 0) {
+      const hit = received.slice(from).find(pred);
+      if (hit) return Promise.resolve(hit);
+      return new Promise((resolve) => waiters.push({ pred, resolve }));
+    },
+  };
+}
+
+/** Resolves when a node's status satisfies `pred`. */
+function statusIs(node, pred) {
+  return new Promise((resolve) => {
+    const orig = node.status.bind(node);
+    let done = false;
+    node.status = (s) => {
+      orig(s);
+      if (!done && pred(s)) {
+        done = true;
+        resolve(s);
+      }
+    };
+  });
+}
+
+/** Warnings logged by nodes of a type (from the helper's log spy). */
+function warnings(type) {
+  return helper
+    .log()
+    .args.map((a) => a[0])
+    .filter((e) => e && e.level === 30 && e.type === type)
+    .map((e) => String(e.msg));
+}
+
+module.exports = { helper, nodeModules, collector, statusIs, warnings };
