@@ -4,6 +4,7 @@
  * the last; it decodes each message once, keeps the per-VIN freshness, and fans messages and
  * connection state out to its listeners. Nothing here throws out of an MQTT callback.
  */
+import { EventEmitter } from 'node:events';
 import mqtt, { IClientOptions, MqttClient } from 'mqtt';
 import { BadInput, Decoded, TopicParser, decode, isBad, subscriptionTopics } from './decode';
 import { Clock, FreshnessTracker, realClock } from './freshness';
@@ -50,12 +51,13 @@ export function checkSettings(s: BrokerSettings): string[] {
   return problems;
 }
 
-export class BrokerConnection {
+/** Emits `state` (state, detail) on every change: `connected` once the subscriptions are granted. */
+export class BrokerConnection extends EventEmitter {
   readonly tracker: FreshnessTracker;
   readonly parser: TopicParser;
   readonly topics: string[];
   private client: MqttClient | null = null;
-  private readonly listeners: BrokerListener[] = [];
+  private readonly users: BrokerListener[] = [];
   private closing: Promise<void> | null = null;
   state: ConnectionState = 'idle';
   detail = '';
@@ -66,33 +68,35 @@ export class BrokerConnection {
     readonly settings: BrokerSettings,
     clock: Clock = realClock,
   ) {
+    super();
     this.tracker = new FreshnessTracker(clock);
     this.parser = new TopicParser(settings.topicBase);
     this.topics = subscriptionTopics(settings.topicBase, settings.sharedGroup || undefined);
   }
 
-  get listenerCount(): number {
-    return this.listeners.length;
+  get userCount(): number {
+    return this.users.length;
   }
 
   register(listener: BrokerListener): void {
-    if (!this.listeners.includes(listener)) this.listeners.push(listener);
+    if (!this.users.includes(listener)) this.users.push(listener);
     listener.onConnection(this.state, this.detail);
     if (!this.client) this.connect();
   }
 
   /** Remove a listener; after the last one the client disconnects. */
   async deregister(listener: BrokerListener): Promise<void> {
-    const i = this.listeners.indexOf(listener);
-    if (i >= 0) this.listeners.splice(i, 1);
-    if (this.listeners.length === 0) await this.disconnect();
+    const i = this.users.indexOf(listener);
+    if (i >= 0) this.users.splice(i, 1);
+    if (this.users.length === 0) await this.disconnect();
   }
 
   private setState(state: ConnectionState, detail = ''): void {
     if (state === this.state && detail === this.detail) return;
     this.state = state;
     this.detail = detail;
-    for (const l of this.listeners) {
+    this.emit('state', state, detail);
+    for (const l of this.users) {
       try {
         l.onConnection(state, detail);
       } catch {
@@ -137,12 +141,12 @@ export class BrokerConnection {
     client.on('connect', (connack) => {
       this.stats.connects++;
       this.tracker.connectionUp();
-      this.setState('connected');
-      if (connack.sessionPresent) return; // the broker kept our subscriptions
+      if (connack.sessionPresent) return this.setState('connected'); // the broker kept our subscriptions
       client.subscribe(this.topics, { qos: 1 }, (err, granted) => {
         if (err) return this.setState('disconnected', `subscribe failed: ${err.message}`);
         const refused = (granted ?? []).filter((g) => g.qos >= 128);
-        if (refused.length) this.setState('disconnected', `subscription refused: ${refused[0].topic}`);
+        if (refused.length) return this.setState('disconnected', `subscription refused: ${refused[0].topic}`);
+        this.setState('connected');
       });
     });
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet.retain === true));
@@ -171,7 +175,7 @@ export class BrokerConnection {
     if (isBad(d)) {
       this.stats.bad++;
       if (d.info) this.tracker.touch(d.info.vin, !retain, at);
-      for (const l of this.listeners) {
+      for (const l of this.users) {
         try {
           l.onBadInput(d);
         } catch {
@@ -181,10 +185,10 @@ export class BrokerConnection {
       return;
     }
     this.tracker.touch(d.vin, d.live, at);
-    const listeners = this.listeners;
-    for (let i = 0; i < listeners.length; i++) {
+    const users = this.users;
+    for (let i = 0; i < users.length; i++) {
       try {
-        listeners[i].onMessage(d, i > 0);
+        users[i].onMessage(d, i > 0);
       } catch {
         /* reported by the listener itself */
       }
@@ -220,7 +224,7 @@ export class BrokerConnection {
 
   /** Disconnect and stop the freshness timer (the config node is closing). */
   async close(): Promise<void> {
-    this.listeners.length = 0;
+    this.users.length = 0;
     await this.disconnect();
     this.tracker.close();
   }

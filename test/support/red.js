@@ -61,3 +61,29 @@ function warnings(type) {
 }
 
 module.exports = { helper, nodeModules, collector, statusIs, warnings };
+
+/** Resolves once a broker config node's connection has its subscriptions granted. */
+function connected(brokerNodeId) {
+  const conn = helper.getNode(brokerNodeId).connection;
+  if (conn.state === 'connected') return Promise.resolve(conn);
+  return new Promise((resolve) => {
+    const on = (state) => {
+      if (state !== 'connected') return;
+      conn.off('state', on);
+      resolve(conn);
+    };
+    conn.on('state', on);
+  });
+}
+
+/** Resolves once the collectors together hold `n` messages matching `pred`. */
+function total(collectors, n, pred = () => true) {
+  const count = () => collectors.reduce((k, c) => k + c.received.filter(pred).length, 0);
+  return new Promise((resolve) => {
+    if (count() >= n) return resolve();
+    for (const c of collectors) c.next(() => count() >= n).then(resolve);
+  });
+}
+
+module.exports.connected = connected;
+module.exports.total = total;
