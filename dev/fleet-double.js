@@ -31,7 +31,7 @@ const fs = require('node:fs');
 const { makeCA, makeCert } = require('./selfsigned');
 
 const SAMPLE_DATA = JSON.parse(
-  fs.readFileSync(path.join(__dirname, '..', '..', 'shared', 'data', 'vehicle-data-sample.json'), 'utf8'),
+  fs.readFileSync(path.join(__dirname, '..', 'test', 'fixtures', 'vehicle-data-sample.json'), 'utf8'),
 ).response;
 
 const ASLEEP_BODY = { response: null, error: 'vehicle unavailable: vehicle is offline or asleep', error_description: '' };

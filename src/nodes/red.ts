@@ -5,7 +5,9 @@
 import type { NodeStatus } from '../lib/status';
 
 export type NodeMessage = Record<string, unknown>;
-export type SendFn = (msg: NodeMessage | null | Array<NodeMessage | null>) => void;
+/** One message, or one entry per output (each a message, several messages, or null). */
+export type Outgoing = NodeMessage | null | Array<NodeMessage | NodeMessage[] | null>;
+export type SendFn = (msg: Outgoing) => void;
 export type DoneFn = (err?: Error) => void;
 
 export interface Node {
@@ -16,7 +18,7 @@ export interface Node {
   on(event: 'input', fn: (msg: NodeMessage, send: SendFn, done: DoneFn) => void): void;
   on(event: 'close', fn: (removed: boolean, done: () => void) => void): void;
   status(s: NodeStatus | Record<string, never>): void;
-  send(msg: NodeMessage | null | Array<NodeMessage | null>): void;
+  send(msg: Outgoing): void;
   log(text: string): void;
   warn(text: string): void;
   error(err: string | Error, msg?: NodeMessage): void;
@@ -25,6 +27,14 @@ export interface Node {
 /** A `telemetry-broker` config node as other nodes see it. */
 export interface TelemetryBrokerNode extends Node {
   connection: import('../lib/broker-connection').BrokerConnection;
+}
+
+/** A `tesla-account` config node as other nodes see it. */
+export interface TeslaAccountNode extends Node {
+  /** null when the settings are unusable (`problem` says why). */
+  client: import('../lib/fleet-api').FleetApiClient | null;
+  problem: string | null;
+  domain: string;
 }
 
 export interface Request {

@@ -6,6 +6,9 @@ helper.init(require.resolve('node-red'));
 const NODES = {
   'telemetry-broker': '../../nodes/nodes/telemetry-broker.js',
   'telemetry-in': '../../nodes/nodes/telemetry-in.js',
+  'tesla-account': '../../nodes/nodes/tesla-account.js',
+  'vehicle-data': '../../nodes/nodes/vehicle-data.js',
+  'telemetry-config': '../../nodes/nodes/telemetry-config.js',
 };
 
 function nodeModules(...types) {
