@@ -11,7 +11,7 @@
  * - `dailyBudget`: billed calls per VIN per day; once spent, no more calls that day.
  * One scheduler timer for all VINs, on an injectable clock (benchmarks run a day in ms).
  */
-import type { BrokerConnection } from './broker-connection';
+import type { BrokerConnection, BrokerListener } from './broker-connection';
 import type { FleetApiError } from './fleet-api/errors';
 import type { BillingMeter } from './fleet-api/billing';
 import { formatCost } from './fleet-api/billing';
@@ -92,6 +92,8 @@ export class VehicleDataController {
   private lastError: string | null = null;
   private unsubscribeMeter: (() => void) | null = null;
   private readonly random: () => number;
+  /** Keeps the broker's MQTT client connected while this node follows its freshness. */
+  private readonly brokerUser: BrokerListener = { onMessage() {}, onBadInput() {}, onConnection() {} };
 
   constructor(
     private readonly client: FleetReader,
@@ -114,6 +116,7 @@ export class VehicleDataController {
           onStale: (e) => this.onStale(e),
           onFresh: (e) => this.onFresh(e),
         });
+        this.broker.register(this.brokerUser);
       } else {
         const at = this.clock.now();
         for (const vin of this.options.vins) this.polls.set(vin, { nextAt: at, inFlight: false, failures: 0 });
@@ -123,8 +126,9 @@ export class VehicleDataController {
     this.updateStatus();
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     this.stopped = true;
+    if (this.watcher) await this.broker?.deregister(this.brokerUser);
     this.watcher?.close();
     this.watcher = null;
     this.unsubscribeMeter?.();

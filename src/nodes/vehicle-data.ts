@@ -73,7 +73,7 @@ export = function (RED: RED): void {
         (e: Error) => done(e),
       );
     });
-    this.on('close', closeWith(this, async () => controller.stop()));
+    this.on('close', closeWith(this, () => controller.stop()));
   }
   RED.nodes.registerType('vehicle-data', VehicleData);
 };
