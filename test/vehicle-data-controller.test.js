@@ -4,7 +4,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { VehicleDataController } = require('../nodes/lib/vehicle-data');
-const { BrokerConnection } = require('../nodes/lib/broker-connection');
+const { FreshnessTracker } = require('../nodes/lib/freshness');
 const { BillingMeter } = require('../nodes/lib/fleet-api/billing');
 const { FleetApiError } = require('../nodes/lib/fleet-api/errors');
 const { fakeClock } = require('./support/clock');
@@ -83,7 +83,9 @@ describe('vehicle-data fallback policy (fake clock)', function () {
     const at = (h) => day0 + h * 60 * MIN;
     const stateOf = (vin, t) => (t >= at(9) && t < at(15) ? 'asleep' : 'online');
     const client = fakeClient(clock, stateOf);
-    const conn = new BrokerConnection({ url: 'mqtt://127.0.0.1:1', topicBase: 'telemetry' }, clock);
+    // The broker connection as the controller sees it: its freshness tracker (the MQTT side is tested elsewhere).
+    const users = new Set();
+    const conn = { tracker: new FreshnessTracker(clock), register: (u) => users.add(u), deregister: async (u) => users.delete(u) };
     const out = sink();
     const ctl = new VehicleDataController(client, conn, options(), out, clock, () => 0.5);
     ctl.start();
@@ -122,7 +124,9 @@ describe('vehicle-data fallback policy (fake clock)', function () {
     assert.equal(client.calls.length, before, 'no call once the stream is back');
     assert.deepEqual(ctl.polling(), []);
     assert.equal(client.meter.today().calls.wake, 0);
-    ctl.stop();
+    assert.equal(users.size, 1, 'the controller keeps the broker connected');
+    await ctl.stop();
+    assert.equal(users.size, 0);
     conn.tracker.close();
     assert.equal(clock.timers.size, 0, 'stop leaves no timer');
   });

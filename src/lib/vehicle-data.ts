@@ -289,6 +289,7 @@ export class VehicleDataController {
     why: 'auto' | 'input',
     send: (msgs: CarMessage[]) => void,
   ): ReadOutcome {
+    if (this.stopped) return 'stopped'; // the node closed while a call was under way
     const kind = e?.kind;
     if (kind === 'asleep') return this.notOnline(vin, s, 'asleep', why, send); // fell asleep between the two calls
     const message = e?.message ?? String(e);

@@ -1,0 +1,610 @@
+'use strict';
+/**
+ * `npm start`: a live Node-RED with our nodes, an embedded MQTT broker, simulated cars and a
+ * local HTTPS double of the Fleet API + vehicle-command proxy. Everything on 127.0.0.1.
+ *
+ *   node dev/start.js [--port 1880] [--mqtt-port 1883] [--reset] [--seed N] [--quiet]
+ *   node dev/start.js --broker mqtt://host:1883 [--topic-base telemetry]   (a real broker: no simulator)
+ *   node dev/start.js --help
+ *
+ * In-process (e.g. a browser test):
+ *   const { start } = require('./dev/start');
+ *   const h = await start({ port: 0, mqttPort: 0, userDir: tmpDir, quiet: true });
+ *   // h.editorUrl, h.brokerUrl, h.fleetApi, h.sim, h.double, h.red ...
+ *   await h.stop();
+ * Node-RED's runtime can be initialised once per process: call start() once.
+ *
+ * Our package is loaded through `nodesDir` = the repository root (see dev/settings.js).
+ * On first start (no flows file in the user directory) the demo flow is written: the four
+ * examples, each on its own tab, sharing one broker and one account config node that point
+ * at the embedded broker and the Fleet API double. On every later start those two config nodes
+ * (fixed ids) are re-pointed at this run's broker and double (new port, new certificate, a new
+ * refresh token); everything else in the user's flows is left alone.
+ */
+const fs = require('node:fs');
+const path = require('node:path');
+const http = require('node:http');
+const net = require('node:net');
+const crypto = require('node:crypto');
+const { createFleetSimulator, DEMO_CARS } = require('./simulator');
+
+const REPO = path.resolve(__dirname, '..');
+const EXAMPLES_DIR = path.join(REPO, 'examples');
+const PKG = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+
+/** Fixed ids of the demo's config nodes, so later starts can re-point them. */
+const DEMO_IDS = Object.freeze({ broker: 'de00000000000b01', account: 'de00000000000a01' });
+const DEV_CLIENT_ID = 'dev-client-id';
+const DEFAULT_TOKEN_URL = 'https://fleet-auth.prd.vn.cloud.tesla.com/oauth2/v3/token';
+
+// ---------------------------------------------------------------------------------------------
+// small helpers
+
+/** Listen on `port` or the next free one (up to 20 tries; port 0: any). Resolves with the port. */
+function listenFree(server, port, host, tries = 20) {
+  return new Promise((resolve, reject) => {
+    let p = Number(port) || 0;
+    let left = p === 0 ? 1 : tries;
+    const attempt = () => {
+      const onError = (err) => {
+        server.removeListener('listening', onListening);
+        if (err.code === 'EADDRINUSE' && --left > 0) {
+          p++;
+          attempt();
+        } else {
+          reject(err);
+        }
+      };
+      const onListening = () => {
+        server.removeListener('error', onError);
+        resolve(server.address().port);
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(p, host);
+    };
+    attempt();
+  });
+}
+
+/** Close a server and every socket it still holds. */
+function closeServer(server, sockets) {
+  return new Promise((resolve) => {
+    if (!server || !server.listening) return resolve();
+    server.close(() => resolve());
+    if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
+    if (sockets) for (const s of sockets) s.destroy();
+  });
+}
+
+function trackSockets(server) {
+  const sockets = new Set();
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  return sockets;
+}
+
+/** dev/fleet-double.js is written separately; start without it when it is missing. */
+function loadFleetDouble() {
+  const file = path.join(__dirname, 'fleet-double.js');
+  if (!fs.existsSync(file)) return null;
+  const mod = require(file);
+  const fn = typeof mod === 'function' ? mod : mod.startFleetDouble;
+  return typeof fn === 'function' ? fn : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// embedded MQTT broker
+
+async function startEmbeddedBroker({ port = 1883, host = '127.0.0.1' } = {}) {
+  const { Aedes } = require('aedes');
+  const aedes = await Aedes.createBroker();
+  const server = net.createServer(aedes.handle);
+  const sockets = trackSockets(server);
+  const actual = await listenFree(server, port, host);
+  return {
+    aedes,
+    port: actual,
+    url: `mqtt://${host}:${actual}`,
+    async close() {
+      await new Promise((resolve) => aedes.close(() => resolve()));
+      await closeServer(server, sockets);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// flows: the demo, and re-pointing its config nodes
+
+/** Node-RED's credential encryption (aes-256-ctr, key = sha256(credentialSecret)). */
+function encryptCredentials(secret, creds) {
+  const key = crypto.createHash('sha256').update(secret).digest();
+  const iv = crypto.randomBytes(16);
+  const cipher = crypto.createCipheriv('aes-256-ctr', key, iv);
+  return { $: iv.toString('hex') + cipher.update(JSON.stringify(creds), 'utf8', 'base64') + cipher.final('base64') };
+}
+
+function decryptCredentials(secret, file) {
+  if (!file || typeof file.$ !== 'string') return file || {};
+  const key = crypto.createHash('sha256').update(secret).digest();
+  const iv = Buffer.from(file.$.slice(0, 32), 'hex');
+  const decipher = crypto.createDecipheriv('aes-256-ctr', key, iv);
+  return JSON.parse(decipher.update(file.$.slice(32), 'base64', 'utf8') + decipher.final('utf8'));
+}
+
+/** The example files, in menu order: [{file, nodes}]. */
+function readExamples(dir = EXAMPLES_DIR) {
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((file) => ({ file, nodes: JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')) }));
+}
+
+/** Replace old ids by new ones in a node's top-level string properties and (nested) arrays. */
+function remapRefs(value, map) {
+  if (typeof value === 'string') return map.has(value) ? map.get(value) : value;
+  if (Array.isArray(value)) return value.map((v) => remapRefs(v, map));
+  return value;
+}
+
+function demoBrokerNode({ brokerUrl, topicBase }) {
+  return {
+    id: DEMO_IDS.broker, type: 'telemetry-broker', name: 'demo broker', url: brokerUrl, topicBase,
+    clientId: '', ca: '', sharedGroup: '', clean: true, reconnectPeriod: 5,
+  };
+}
+
+function demoAccountProps(fleetApi) {
+  return fleetApi
+    ? { proxyUrl: fleetApi.proxyUrl, proxyCa: fleetApi.ca, tokenUrl: fleetApi.tokenUrl, fleetApiUrl: fleetApi.url }
+    : { proxyUrl: '', proxyCa: '', tokenUrl: DEFAULT_TOKEN_URL, fleetApiUrl: '' };
+}
+
+function demoAccountNode(fleetApi) {
+  return {
+    id: DEMO_IDS.account, type: 'tesla-account', name: fleetApi ? 'demo account (Fleet API double)' : 'demo account',
+    region: 'na', domain: 'fleet.example.com', ...demoAccountProps(fleetApi),
+  };
+}
+
+/**
+ * The demo flow: every example on its own tab (ids derived from the example's, so importing
+ * an example next to the demo never collides), their broker and account config nodes merged
+ * into the two demo ones, and demo timings (stale after 1 min, poll every 30 s) so that the
+ * fallback runs within the simulator's few-minute cycle. Without a Fleet API (a real broker,
+ * or no double) the examples that need an account are left out: they would only log errors.
+ */
+function buildDemoFlow({ brokerUrl, topicBase = 'telemetry', fleetApi = null, vins = [], staleAfter = 1, pollInterval = 0.5, examples } = {}) {
+  const out = [];
+  for (const { file, nodes } of examples || readExamples()) {
+    // Without an API to talk to, leave out the examples that need an account (import them later).
+    if (!fleetApi && nodes.some((n) => n.type === 'tesla-account')) continue;
+    const map = new Map();
+    for (const n of nodes) {
+      if (n.type === 'telemetry-broker') map.set(n.id, DEMO_IDS.broker);
+      else if (n.type === 'tesla-account') map.set(n.id, DEMO_IDS.account);
+      else map.set(n.id, crypto.createHash('sha256').update(`demo:${file}:${n.id}`).digest('hex').slice(0, 16));
+    }
+    for (const n of nodes) {
+      if (n.type === 'telemetry-broker' || n.type === 'tesla-account') continue;
+      const copy = {};
+      for (const [k, v] of Object.entries(n)) copy[k] = remapRefs(v, map);
+      if (copy.type === 'telemetry-in') copy.staleAfter = staleAfter;
+      if (copy.type === 'vehicle-data') {
+        copy.staleAfter = staleAfter;
+        copy.pollInterval = pollInterval;
+      }
+      if (copy.type === 'telemetry-config') {
+        copy.vins = vins.join(',');
+        if (fleetApi) copy.ca = fleetApi.ca;
+      }
+      out.push(copy);
+    }
+  }
+  out.push(demoBrokerNode({ brokerUrl, topicBase }));
+  if (fleetApi) out.push(demoAccountNode(fleetApi));
+  return out;
+}
+
+function readJson(file, fallback) {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    if (err.code === 'ENOENT') return fallback;
+    throw err;
+  }
+}
+
+function writeFileAtomic(file, text) {
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, text, { mode: /_cred\.json$/.test(file) ? 0o600 : 0o644 });
+  fs.renameSync(tmp, file);
+}
+
+/**
+ * Write the demo flow on first start; otherwise re-point the demo's config nodes.
+ * Returns {deployed: 'demo' | 'updated' | 'kept', flowFile}.
+ */
+function prepareFlows({ settings, brokerUrl, topicBase, fleetApi, credentials, vins, reset, log }) {
+  const userDir = settings.userDir;
+  fs.mkdirSync(userDir, { recursive: true });
+  const flowFile = path.join(userDir, settings.flowFile || 'flows.json');
+  const credFile = flowFile.replace(/\.json$/, '') + '_cred.json';
+  if (reset) {
+    for (const f of [flowFile, credFile]) fs.rmSync(f, { force: true });
+  }
+  const secret = settings.credentialSecret;
+
+  if (!fs.existsSync(flowFile)) {
+    const flows = buildDemoFlow({ brokerUrl, topicBase, fleetApi, vins });
+    writeFileAtomic(flowFile, JSON.stringify(flows, null, 4));
+    const creds = credentials ? { [DEMO_IDS.account]: credentials } : {};
+    writeFileAtomic(credFile, JSON.stringify(encryptCredentials(secret, creds), null, 4));
+    return { deployed: 'demo', flowFile };
+  }
+
+  const raw = readJson(flowFile, []);
+  const flows = Array.isArray(raw) ? raw : raw.flows || [];
+  let changed = false;
+  const set = (node, props) => {
+    for (const [k, v] of Object.entries(props)) {
+      if (node[k] !== v) {
+        node[k] = v;
+        changed = true;
+      }
+    }
+  };
+  const acct = flows.find((n) => n.id === DEMO_IDS.account && n.type === 'tesla-account');
+  const brk = flows.find((n) => n.id === DEMO_IDS.broker && n.type === 'telemetry-broker');
+  if (brk) set(brk, { url: brokerUrl, topicBase });
+  if (acct && fleetApi) {
+    const oldCa = acct.proxyCa;
+    set(acct, demoAccountProps(fleetApi));
+    // telemetry-config nodes of the demo carried the double's CA as the server CA
+    for (const n of flows) {
+      if (n.type === 'telemetry-config' && n.account === DEMO_IDS.account && oldCa && n.ca === oldCa) set(n, { ca: fleetApi.ca });
+    }
+  }
+  if (changed) {
+    writeFileAtomic(flowFile, JSON.stringify(Array.isArray(raw) ? flows : { ...raw, flows }, null, 4));
+  }
+  if (!acct && fleetApi && brk) {
+    log('note: the flows were written without the Fleet API double (real broker); `npm start -- --reset` writes the full demo');
+  }
+  if (acct && credentials) {
+    let creds = {};
+    try {
+      creds = decryptCredentials(secret, readJson(credFile, {}));
+    } catch (err) {
+      log(`note: ${path.basename(credFile)} cannot be decrypted with dev/settings.js's credentialSecret; demo account credentials not updated`);
+      return { deployed: changed ? 'updated' : 'kept', flowFile };
+    }
+    creds[DEMO_IDS.account] = { ...(creds[DEMO_IDS.account] || {}), ...credentials };
+    writeFileAtomic(credFile, JSON.stringify(encryptCredentials(secret, creds), null, 4));
+    changed = true;
+  }
+  return { deployed: changed ? 'updated' : 'kept', flowFile };
+}
+
+// ---------------------------------------------------------------------------------------------
+// start
+
+/**
+ * Start everything. options:
+ *   port 1880 (editor; next free one if taken; 0 = any), host '127.0.0.1', mqttPort 1883 (0 = any)
+ *   broker     URL of a real broker: no embedded broker, no simulator, no Fleet API double
+ *   topicBase  'telemetry'
+ *   userDir    Node-RED user directory (default <repo>/.node-red)
+ *   reset      remove flows.json/flows_cred.json first (the demo is written again)
+ *   seed, preset ('demo' | 'realistic'), cars   for the simulator
+ *   fleetApi   false: no Fleet API double
+ *   quiet      Node-RED logs warnings only; log: function for our own lines (default console.log)
+ *   settings   extra Node-RED settings (merged over dev/settings.js)
+ * Resolves with {editorUrl, dashboardUrl, brokerUrl, topicBase, fleetApi, userDir, flowFile,
+ * deployed, vins, sim, double, broker, red, server, settings, types: {loaded, missing}, stop()}.
+ */
+async function start(options = {}) {
+  const log = options.log || ((...a) => console.log(...a));
+  const host = options.host || '127.0.0.1';
+  const topicBase = options.topicBase === undefined ? 'telemetry' : String(options.topicBase);
+  const external = options.broker || null;
+  const handles = { topicBase, sim: null, double: null, broker: null, red: null, server: null, fleetApi: null, vins: [] };
+  const cleanups = [];
+  let stopping = null;
+
+  const stop = () => {
+    if (stopping) return stopping;
+    stopping = (async () => {
+      for (const fn of cleanups.reverse()) {
+        try {
+          await fn();
+        } catch (err) {
+          log(`stop: ${err.message}`);
+        }
+      }
+    })();
+    return stopping;
+  };
+  handles.stop = stop;
+
+  try {
+    // 1. broker
+    let brokerUrl = external;
+    if (!external) {
+      handles.broker = await startEmbeddedBroker({ port: options.mqttPort === undefined ? 1883 : options.mqttPort, host });
+      cleanups.push(() => handles.broker.close());
+      brokerUrl = handles.broker.url;
+    }
+    handles.brokerUrl = brokerUrl;
+
+    // 2. simulator (created now, started after the double mirrors it)
+    let sim = null;
+    if (!external && options.simulator !== false) {
+      sim = createFleetSimulator({
+        url: brokerUrl,
+        topicBase,
+        seed: options.seed,
+        preset: options.preset || 'demo',
+        cars: options.cars || DEMO_CARS,
+        onError: (err) => log(`simulator: ${err.message}`),
+      });
+      handles.sim = sim;
+      handles.vins = sim.vins();
+    }
+
+    // 3. Fleet API double, mirroring the simulated cars' state
+    let credentials = null;
+    if (sim && options.fleetApi !== false) {
+      const startFleetDouble = loadFleetDouble();
+      if (!startFleetDouble) {
+        log('note: dev/fleet-double.js not found: starting without the Fleet API double (vehicle-data and telemetry-config cannot reach an API)');
+      } else {
+        // A fresh refresh token each run: the deployed token differs from last run's, so the
+        // account node does not reuse a token it rotated with the previous double.
+        const refreshToken = `dev-rt-${crypto.randomBytes(9).toString('hex')}`;
+        const vehicles = {};
+        for (const vin of sim.vins()) {
+          const st = sim.carState(vin);
+          vehicles[vin] = { state: 'asleep', displayName: st.name, data: st.data, autoSync: true };
+        }
+        const d = await startFleetDouble({ port: 0, host, clientId: DEV_CLIENT_ID, refreshToken, vehicles });
+        handles.double = d;
+        cleanups.push(() => d.close());
+        handles.fleetApi = {
+          url: d.url,
+          proxyUrl: d.proxyUrl || `${d.url}/proxy`,
+          tokenUrl: d.tokenUrl || `${d.url}/oauth2/v3/token`,
+          ca: d.ca,
+        };
+        credentials = { clientId: DEV_CLIENT_ID, refreshToken };
+        const unmirror = sim.onState((st) => {
+          d.setVehicle(st.vin, { state: st.online ? 'online' : 'asleep', data: st.data, displayName: st.name });
+        });
+        cleanups.push(() => unmirror());
+      }
+    }
+
+    if (sim) {
+      await sim.start();
+      cleanups.push(() => sim.stop());
+    }
+
+    // 4. Node-RED settings and flows
+    const settings = { ...require('./settings'), ...(options.settings || {}) };
+    settings.uiHost = host;
+    if (options.userDir) settings.userDir = path.resolve(options.userDir);
+    if (options.quiet) settings.logging = { console: { level: 'warn', metrics: false, audit: false } };
+    const missingBuild = Object.entries((PKG['node-red'] && PKG['node-red'].nodes) || {})
+      .filter(([, file]) => !fs.existsSync(path.join(REPO, file)))
+      .map(([type]) => type);
+    if (missingBuild.length) log(`note: not built yet: ${missingBuild.join(', ')} (run \`npm run build\`)`);
+
+    const prepared = prepareFlows({
+      settings,
+      brokerUrl,
+      topicBase,
+      fleetApi: handles.fleetApi,
+      credentials,
+      vins: handles.vins,
+      reset: !!options.reset,
+      log,
+    });
+    handles.userDir = settings.userDir;
+    handles.flowFile = prepared.flowFile;
+    handles.deployed = prepared.deployed;
+
+    // 5. Node-RED, embedded
+    const RED = require('node-red');
+    const express = require(require.resolve('express', { paths: [path.dirname(require.resolve('node-red'))] }));
+    const app = express();
+    const server = http.createServer(app);
+    const sockets = trackSockets(server);
+    settings.uiPort = options.port === undefined ? settings.uiPort || 1880 : options.port;
+    RED.init(server, settings);
+    app.use(settings.httpAdminRoot, RED.httpAdmin);
+    app.use(settings.httpNodeRoot, RED.httpNode);
+    const port = await listenFree(server, settings.uiPort, host);
+    handles.server = server;
+    handles.red = RED;
+    handles.settings = settings;
+    cleanups.push(() => closeServer(server, sockets));
+    await RED.start();
+    cleanups.push(() => RED.stop());
+    handles.editorUrl = `http://${host}:${port}/`;
+    handles.dashboardUrl = `http://${host}:${port}/fleet`;
+
+    // 6. did our node types load?
+    const expected = Object.keys((PKG['node-red'] && PKG['node-red'].nodes) || {});
+    const list = await RED.runtime.nodes.getNodeList({});
+    const loaded = new Set();
+    const errors = [];
+    for (const set of list) {
+      if (set.module !== PKG.name) continue;
+      if (set.err) errors.push(`${set.name}: ${set.err}`);
+      else if (set.enabled !== false) for (const t of set.types || []) loaded.add(t);
+    }
+    handles.types = { loaded: [...loaded], missing: expected.filter((t) => !loaded.has(t)), errors };
+    return handles;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+function printSummary(h, log = console.log) {
+  const lines = [
+    '',
+    'Tesla Fleet Telemetry for Node-RED: dev setup',
+    `  Node-RED editor    ${h.editorUrl}`,
+  ];
+  if (h.sim) lines.push(`  Fleet dashboard    ${h.dashboardUrl}  (example 01)`);
+  lines.push(
+    `  MQTT broker        ${h.brokerUrl}${h.broker ? '  (embedded aedes)' : '  (external)'}, topic base "${h.topicBase}"`,
+  );
+  if (h.fleetApi) lines.push(`  Fleet API double   ${h.fleetApi.url}  (proxy ${h.fleetApi.proxyUrl}, self-signed CA made at start)`);
+  if (h.sim) {
+    for (const vin of h.sim.vins()) {
+      const st = h.sim.carState(vin);
+      const car = h.sim.cars.get(vin);
+      const kind = car.spec.dropsStream ? 'typed, stream drops while online' : st.typed ? 'typed values' : 'legacy string values';
+      lines.push(`  Simulated car      ${vin}  ${st.name} (${kind})`);
+    }
+  } else {
+    lines.push('  Simulator          off (real broker)');
+  }
+  const flowsNote = { demo: 'demo flow written (first start)', updated: 'demo config nodes re-pointed at this run', kept: 'kept as is' }[h.deployed];
+  lines.push(`  Flows              ${path.relative(process.cwd(), h.flowFile) || h.flowFile}: ${flowsNote}; --reset writes the demo again`);
+  if (h.types.missing.length) {
+    lines.push(`  WARNING            node types not loaded: ${h.types.missing.join(', ')}`);
+    for (const e of h.types.errors) lines.push(`                     ${e}`);
+  } else {
+    lines.push(`  Node types         ${h.types.loaded.join(', ')}`);
+  }
+  lines.push('', 'Press Ctrl-C to stop.', '');
+  log(lines.join('\n'));
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI
+
+const HELP = `usage: npm start -- [options]
+
+  --port N            editor port (default 1880, or the next free one)
+  --mqtt-port N       embedded broker port (default 1883, or the next free one)
+  --broker URL        use a real broker (e.g. mqtt://192.168.1.2:1883): no embedded broker,
+                      no simulator, no Fleet API double
+  --topic-base S      topic base (default telemetry)
+  --user-dir DIR      Node-RED user directory (default .node-red in the repository)
+  --reset             forget the flows in the user directory and write the demo again
+  --seed N            simulator seed (default: random)
+  --preset P          simulator pace: demo (default) or realistic
+  --no-fleet-api      do not start the Fleet API double
+  --quiet             Node-RED logs warnings and errors only
+  --open              open the editor in the default browser (--no-open, the default, does not)
+  -h, --help          this text
+`;
+
+function parseArgs(argv) {
+  const o = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => {
+      if (inline !== undefined) return inline;
+      if (i + 1 >= argv.length) throw new Error(`${flag} needs a value`);
+      return argv[++i];
+    };
+    const int = () => {
+      const v = value();
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag}: not a port: ${v}`);
+      return n;
+    };
+    switch (flag) {
+      case '--port': o.port = int(); break;
+      case '--mqtt-port': o.mqttPort = int(); break;
+      case '--broker': o.broker = value(); break;
+      case '--topic-base': o.topicBase = value(); break;
+      case '--user-dir': o.userDir = value(); break;
+      case '--reset': o.reset = true; break;
+      case '--seed': o.seed = value(); break;
+      case '--preset': o.preset = value(); break;
+      case '--no-fleet-api': o.fleetApi = false; break;
+      case '--quiet': o.quiet = true; break;
+      case '--open': o.open = true; break;
+      case '--no-open': o.open = false; break;
+      case '-h': case '--help': o.help = true; break;
+      default: throw new Error(`unknown option ${a}`);
+    }
+  }
+  if (o.broker && !/^(mqtts?|wss?|tcp|ssl):\/\//.test(o.broker)) o.broker = `mqtt://${o.broker}`;
+  return o;
+}
+
+function openBrowser(url) {
+  const { spawn } = require('node:child_process');
+  const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'cmd' : 'xdg-open';
+  const args = process.platform === 'win32' ? ['/c', 'start', '', url] : [url];
+  try {
+    spawn(cmd, args, { stdio: 'ignore', detached: true }).on('error', () => {}).unref();
+  } catch {
+    /* no browser: the URL is printed anyway */
+  }
+}
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (err) {
+    console.error(`${err.message}\n\n${HELP}`);
+    process.exit(2);
+  }
+  if (opts.help) {
+    console.log(HELP);
+    return;
+  }
+  let handles;
+  try {
+    handles = await start(opts);
+  } catch (err) {
+    console.error(`npm start failed: ${err.stack || err.message}`);
+    process.exit(1);
+  }
+  printSummary(handles);
+  if (opts.open) openBrowser(handles.editorUrl);
+
+  let signalled = false;
+  const shutdown = (sig) => {
+    if (signalled) {
+      console.error(`${sig} again: exiting now`);
+      process.exit(1);
+    }
+    signalled = true;
+    console.log(`\n${sig}: stopping Node-RED, the simulator, the broker and the Fleet API double…`);
+    const watchdog = setTimeout(() => {
+      console.error('stop took more than 10 s: exiting');
+      process.exit(1);
+    }, 10000);
+    watchdog.unref();
+    handles.stop().then(
+      () => {
+        console.log('stopped.');
+        process.exit(0);
+      },
+      (err) => {
+        console.error(`stop failed: ${err.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+module.exports = { start, buildDemoFlow, readExamples, prepareFlows, parseArgs, printSummary, startEmbeddedBroker, DEMO_IDS, encryptCredentials, decryptCredentials };
+
+if (require.main === module) main();
