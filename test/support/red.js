@@ -1,7 +1,8 @@
 'use strict';
 // Node-RED runtime for tests (node-red-node-test-helper) with our nodes loaded.
 const helper = require('node-red-node-test-helper');
-helper.init(require.resolve('node-red'));
+// NODE_RED_MODULE points at another Node-RED install (the compatibility run of .ci/run).
+helper.init(process.env.NODE_RED_MODULE || require.resolve('node-red'));
 
 const NODES = {
   'telemetry-broker': '../../nodes/nodes/telemetry-broker.js',
