@@ -5,6 +5,7 @@
  * One timer per open burst (not per message); retained and live messages never share a burst.
  */
 import { isDeepStrictEqual } from 'node:util';
+import { Clock, realClock } from './clock';
 
 export interface Snapshot {
   vin: string;
@@ -18,17 +19,8 @@ export interface Snapshot {
   receivedAt: number;
 }
 
-export interface CoalescerTimers {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realTimers: CoalescerTimers = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+/** The part of a Clock a coalescer needs. */
+export type CoalescerTimers = Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
 
 interface Burst {
   changed: Set<string>;
@@ -45,7 +37,7 @@ export class Coalescer {
   constructor(
     private readonly quietMs: number,
     private readonly emit: (s: Snapshot) => void,
-    private readonly timers: CoalescerTimers = realTimers,
+    private readonly timers: CoalescerTimers = realClock,
   ) {}
 
   add(vin: string, field: string, payload: unknown, raw: unknown, retain: boolean, at: number = this.timers.now()): void {

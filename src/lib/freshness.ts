@@ -9,6 +9,7 @@
  * - Time the broker connection was down does not count as silence: a broker restart does not
  *   make every car stale, nor then fresh again.
  */
+import { Clock, realClock } from './clock';
 
 export interface FreshnessEvent {
   vin: string;
@@ -29,17 +30,8 @@ export interface WatcherOptions {
   onChange?(): void;
 }
 
-export interface Clock {
-  now(): number;
-  setInterval(fn: () => void, ms: number): unknown;
-  clearInterval(handle: unknown): void;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  setInterval: (fn, ms) => setInterval(fn, ms),
-  clearInterval: (h) => clearInterval(h as ReturnType<typeof setInterval>),
-};
+export type { Clock };
+export { realClock };
 
 interface VinRecord {
   lastLive: number | null;

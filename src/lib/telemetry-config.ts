@@ -8,6 +8,7 @@
  */
 import { X509Certificate, createHash } from 'node:crypto';
 import { FIELDS } from './catalogue';
+import { parseList } from './util';
 
 // ---------------------------------------------------------------------------------------
 // Types
@@ -295,24 +296,7 @@ export function presetFields(name: PresetName): FieldsSpec {
 // Small helpers
 // ---------------------------------------------------------------------------------------
 
-/** Array or comma list → trimmed, non-empty, de-duplicated (first occurrence kept). */
-export function parseList(input: unknown): string[] {
-  let parts: unknown[];
-  if (Array.isArray(input)) parts = input;
-  else if (typeof input === 'string') parts = input.split(',');
-  else if (input === undefined || input === null) parts = [];
-  else parts = [input];
-  const out: string[] = [];
-  const seen = new Set<string>();
-  for (const p of parts) {
-    if (p === undefined || p === null) continue;
-    const s = String(p).trim();
-    if (s === '' || seen.has(s)) continue;
-    seen.add(s);
-    out.push(s);
-  }
-  return out;
-}
+export { parseList };
 
 /** VINs from an array or a comma list: trimmed, empty items dropped, de-duplicated. */
 export function parseVins(input: unknown): string[] {

@@ -28,18 +28,6 @@ export interface TelemetryInSink extends StatusSink {
   warn(text: string): void;
 }
 
-/** Split a comma list from the editor (`"a, b,,c"` → `['a','b','c']`), de-duplicated. */
-export function parseList(value: unknown): string[] {
-  const items = Array.isArray(value) ? value.map(String) : String(value ?? '').split(',');
-  return [...new Set(items.map((s) => s.trim()).filter(Boolean))];
-}
-
-/** Minutes from the editor (fractions allowed) as ms; `fallback` minutes when not a number ≥ 0. */
-export function minutesToMs(value: unknown, fallback: number): number {
-  const n = typeof value === 'number' ? value : Number(String(value ?? '').trim() || NaN);
-  return Math.round((Number.isFinite(n) && n >= 0 ? n : fallback) * 60_000);
-}
-
 export class TelemetryInController implements BrokerListener {
   private readonly vins: ReadonlySet<string> | null;
   private readonly fields: ReadonlySet<string> | null;

@@ -12,6 +12,7 @@
  * One scheduler timer for all VINs, on an injectable clock (benchmarks run a day in ms).
  */
 import type { BrokerConnection, BrokerListener } from './broker-connection';
+import { Clock, realClock } from './clock';
 import type { FleetApiError } from './fleet-api/errors';
 import type { BillingMeter } from './fleet-api/billing';
 import { formatCost } from './fleet-api/billing';
@@ -45,17 +46,8 @@ export interface VehicleDataSink extends StatusSink {
   warn(text: string): void;
 }
 
-export interface SchedulerClock {
-  now(): number;
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-const realClock: SchedulerClock = {
-  now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
-};
+/** The part of a Clock the scheduler needs. */
+export type SchedulerClock = Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
 
 /** setTimeout's limit; longer waits are taken in steps. */
 const MAX_TIMER = 2 ** 31 - 1;

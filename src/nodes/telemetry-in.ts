@@ -2,7 +2,8 @@
  * `telemetry-in`: 0 inputs, 3 outputs (data; alerts and errors; connectivity, stale, fresh).
  * Thin glue over TelemetryInController.
  */
-import { TelemetryInController, minutesToMs, parseList } from '../lib/telemetry-in';
+import { TelemetryInController } from '../lib/telemetry-in';
+import { minutesToMs, parseList } from '../lib/util';
 import { registerAdminEndpoints } from './admin';
 import { Node, RED, TelemetryBrokerNode, closeWith } from './red';
 

@@ -3,7 +3,7 @@
  * source "api". Thin glue over VehicleDataController.
  */
 import type { CarMessage } from '../lib/messages';
-import { minutesToMs, parseList } from '../lib/telemetry-in';
+import { minutesToMs, parseList } from '../lib/util';
 import { VehicleDataController } from '../lib/vehicle-data';
 import { Node, NodeMessage, RED, TelemetryBrokerNode, TeslaAccountNode, closeWith } from './red';
 
