@@ -38,6 +38,9 @@ async function startMosquitto({ port, persistence = false, dir } = {}) {
       `listener ${port} 127.0.0.1`,
       'socket_domain ipv4',
       'allow_anonymous true',
+      // Run as root, Mosquitto would switch to the user "mosquitto", which cannot write its
+      // persistence file into our 0700 temporary directory: stay the user that started it.
+      `user ${os.userInfo().username}`,
       `persistence ${persistence ? 'true' : 'false'}`,
       `persistence_location ${dir}/`,
       'autosave_interval 1',

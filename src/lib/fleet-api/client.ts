@@ -164,6 +164,13 @@ export interface FleetStatus {
 
 const TESLA_HOST_RE = /(^|\.)tesla\.(com|cn)$/i;
 
+/**
+ * The clients whose serialized() call the current async context runs in. One storage for all
+ * clients: an AsyncLocalStorage per client stayed registered with async_hooks after its client
+ * was closed (and left a property on `process`), so every redeploy of an account leaked one.
+ */
+const serialContext = new AsyncLocalStorage<ReadonlySet<FleetApiClient>>();
+
 function httpsUrl(value: string, what: string): string {
   let u: URL;
   try {
@@ -193,7 +200,6 @@ export class FleetApiClient extends EventEmitter {
   private readonly tokens: TokenManager;
   private readonly staticSecrets: string[];
   private readonly customBaseHost: string | null;
-  private readonly serialStore = new AsyncLocalStorage<FleetApiClient>();
   private serialChain: Promise<unknown> = Promise.resolve();
   private closed = false;
 
@@ -367,8 +373,10 @@ export class FleetApiClient extends EventEmitter {
    * one telemetry-config call at a time per account). Nested calls run directly.
    */
   serialized<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.serialStore.getStore() === this) return fn();
-    const run = this.serialChain.then(() => this.serialStore.run(this, fn));
+    const outer = serialContext.getStore();
+    if (outer?.has(this)) return fn();
+    const inside = new Set(outer ?? []).add(this);
+    const run = this.serialChain.then(() => serialContext.run(inside, fn));
     this.serialChain = run.catch(() => undefined);
     return run;
   }
