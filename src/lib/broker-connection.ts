@@ -138,10 +138,12 @@ export class BrokerConnection extends EventEmitter {
       return;
     }
     this.client = client;
-    client.on('connect', (connack) => {
+    client.on('connect', () => {
       this.stats.connects++;
       this.tracker.connectionUp();
-      if (connack.sessionPresent) return this.setState('connected'); // the broker kept our subscriptions
+      // Subscribe even when the broker kept our session: the topic base or the shared group may
+      // have changed since (a redeploy with the same client id). Queued QoS 1 messages still
+      // arrive; retained ones come again, flagged retained, so they never count as live.
       client.subscribe(this.topics, { qos: 1 }, (err, granted) => {
         if (err) return this.setState('disconnected', `subscribe failed: ${err.message}`);
         const refused = (granted ?? []).filter((g) => g.qos >= 128);
@@ -189,8 +191,21 @@ export class BrokerConnection extends EventEmitter {
     for (let i = 0; i < users.length; i++) {
       try {
         users[i].onMessage(d, i > 0);
-      } catch {
-        /* reported by the listener itself */
+      } catch (e) {
+        // A node that failed to emit: counted and warned like bad input, never thrown into MQTT.js.
+        try {
+          users[i].onBadInput({
+            bad: true,
+            topic,
+            reason: `could not be emitted: ${(e as Error)?.message ?? e}`,
+            excerpt: '',
+            info: d,
+            retain,
+            receivedAt: at,
+          });
+        } catch {
+          /* nothing more can be done for this listener */
+        }
       }
     }
   }

@@ -64,27 +64,34 @@ export class TopicParser {
     this.prefix = `${topicBase}/`;
   }
 
+  /**
+   * `<base>/<VIN>/v/<Field>`, `…/alerts/<Name>/current|history`, `…/errors/<Name>`,
+   * `…/connectivity`; anything else is null. On the hot path: found with indexOf, no split
+   * array; only the VIN and the name are sliced out.
+   */
   parse(topic: string): TopicInfo | null {
-    if (!topic.startsWith(this.prefix)) return null;
-    const parts = topic.slice(this.prefix.length).split('/');
-    const vin = parts[0];
-    if (!vin) return null;
-    switch (parts.length) {
-      case 2:
-        return parts[1] === 'connectivity' ? { vin, kind: 'connectivity', name: '' } : null;
-      case 3:
-        if (!parts[2]) return null;
-        if (parts[1] === 'v') return { vin, kind: 'data', name: parts[2] };
-        if (parts[1] === 'errors') return { vin, kind: 'error', name: parts[2] };
-        return null;
-      case 4:
-        if (parts[1] !== 'alerts' || !parts[2]) return null;
-        if (parts[3] === 'current') return { vin, kind: 'alert', name: parts[2] };
-        if (parts[3] === 'history') return { vin, kind: 'alert-history', name: parts[2] };
-        return null;
-      default:
-        return null;
+    const prefix = this.prefix;
+    if (!topic.startsWith(prefix)) return null;
+    const start = prefix.length;
+    const a = topic.indexOf('/', start); // end of the VIN
+    if (a <= start) return null; // one level only, or an empty VIN
+    const vin = topic.slice(start, a);
+    const b = topic.indexOf('/', a + 1); // end of the second level
+    if (b < 0) return topic.slice(a + 1) === 'connectivity' ? { vin, kind: 'connectivity', name: '' } : null;
+    const c = topic.indexOf('/', b + 1); // end of the third level
+    const second = b - a - 1;
+    if (c < 0) {
+      if (b + 1 === topic.length) return null; // empty name
+      if (second === 1 && topic.charCodeAt(a + 1) === 0x76 /* v */) return { vin, kind: 'data', name: topic.slice(b + 1) };
+      if (second === 6 && topic.startsWith('errors', a + 1)) return { vin, kind: 'error', name: topic.slice(b + 1) };
+      return null;
     }
+    if (topic.indexOf('/', c + 1) >= 0) return null; // more than four levels
+    if (second !== 6 || !topic.startsWith('alerts', a + 1) || c === b + 1) return null;
+    const last = topic.slice(c + 1);
+    if (last === 'current') return { vin, kind: 'alert', name: topic.slice(b + 1, c) };
+    if (last === 'history') return { vin, kind: 'alert-history', name: topic.slice(b + 1, c) };
+    return null;
   }
 }
 
@@ -147,6 +154,27 @@ function payloadOf(info: TopicInfo, raw: unknown): unknown {
   }
 }
 
+/**
+ * JSON nested deeper than this is bad input. No telemetry record comes near it (an alert
+ * history is 3 levels), and copying, comparing or serialising a 10,000-level value overflows
+ * the stack downstream (structuredClone for a second node, Node-RED's message cloning).
+ */
+export const MAX_DEPTH = 64;
+
+/** True when a parsed JSON value nests objects/arrays more than MAX_DEPTH levels (no recursion). */
+function tooDeep(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const stack: Array<[object, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [object, number];
+    if (depth > MAX_DEPTH) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
 const EXCERPT = 80;
 
 /** A short, printable excerpt of a payload for a warning. */
@@ -178,6 +206,7 @@ export function decode(
   } catch {
     return bad(topic, 'payload is not JSON', payload, info, retain, receivedAt);
   }
+  if (tooDeep(raw)) return bad(topic, `payload nests more than ${MAX_DEPTH} levels`, payload, info, retain, receivedAt);
   let value: unknown;
   try {
     value = payloadOf(info, raw);
