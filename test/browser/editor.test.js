@@ -190,8 +190,8 @@ describe('editor in a browser (npm start + Chromium)', function () {
     return page.locator('#red-ui-editor-stack .red-ui-tray').count();
   }
 
-  async function noTrays() {
-    await page.waitForFunction(() => document.querySelectorAll('#red-ui-editor-stack .red-ui-tray').length === 0);
+  async function noTrays(timeout) {
+    await page.waitForFunction(() => document.querySelectorAll('#red-ui-editor-stack .red-ui-tray').length === 0, null, { timeout });
   }
 
   /** Drag a palette node onto the canvas at (dx, dy) from the canvas' top left. */
@@ -273,8 +273,17 @@ describe('editor in a browser (npm start + Chromium)', function () {
   }
 
   async function cancelNode() {
-    await page.locator(NODE_TRAY).click();
-    await noTrays();
+    // A click that lands while the tray above is still sliding away can be lost: try again,
+    // a bounded number of times, before failing.
+    for (let attempt = 1; ; attempt++) {
+      await page.locator(NODE_TRAY).click();
+      try {
+        await noTrays(5000);
+        return;
+      } catch (e) {
+        if (attempt === 3) throw e;
+      }
+    }
   }
 
   async function notifications() {
