@@ -95,7 +95,7 @@ function hotpathSection(h) {
   return [
     '### Our hot path alone',
     '',
-    `The same ${h.messages.toLocaleString('en-US')} messages through our code only, in one process: no socket, no MQTT.js, no Node-RED (\`bench/hotpath.js\`; median of 5 passes after 2 warm-ups per process, median of ${h.runs} processes). What (b) and (c) add to a raw subscriber, before Node-RED's own per-message cost.`,
+    `The same ${h.messages.toLocaleString('en-US')} messages through our code only, in one process: no socket, no MQTT.js, no Node-RED (\`bench/hotpath.js\`; the four paths interleaved, median of 7 passes after 2 warm-ups per process, median of ${h.runs} processes). What (b) and (c) add to a raw subscriber, before Node-RED's own per-message cost.`,
     '',
     '| path | µs per message |',
     '|---|---:|',

@@ -108,7 +108,7 @@ async function tableHotpath() {
   const errors = [];
   for (let r = 0; r < cfg.rounds; r++) {
     try {
-      runs.push(await runOnce(path.join(__dirname, 'hotpath.js'), [String(Math.min(cfg.messages, 100_000)), '5'], [], 180_000));
+      runs.push(await runOnce(path.join(__dirname, 'hotpath.js'), [String(Math.min(cfg.messages, 100_000)), '7'], [], 180_000));
     } catch (e) {
       errors.push(e.message);
     }
