@@ -14,6 +14,7 @@
  * "last line of defence" process warnings) fails the test during which anything escapes.
  */
 const assert = require('node:assert/strict');
+const { sameValue } = require('./support/values');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -137,24 +138,6 @@ async function mqttPublisher(url, opts = {}) {
     publish: (topic, payload, o = {}) => client.publishAsync(topic, payload, { qos: 1, retain: false, ...o }),
     end: () => client.endAsync(true),
   };
-}
-
-/** Deep equality where numbers compare numerically (-0 equals 0), as in telemetry-in.test.js. */
-function sameValue(actual, expected, where = 'value') {
-  if (typeof expected === 'number') {
-    assert.equal(typeof actual, 'number', `${where}: ${JSON.stringify(actual)} is not a number`);
-    assert.ok(actual === expected, `${where}: ${actual} !== ${expected}`);
-  } else if (Array.isArray(expected)) {
-    assert.ok(Array.isArray(actual), `${where}: not an array`);
-    assert.equal(actual.length, expected.length, `${where}: length`);
-    expected.forEach((e, i) => sameValue(actual[i], e, `${where}[${i}]`));
-  } else if (expected && typeof expected === 'object') {
-    assert.ok(actual && typeof actual === 'object' && !Array.isArray(actual), `${where}: not an object`);
-    assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${where}: keys`);
-    for (const k of Object.keys(expected)) sameValue(actual[k], expected[k], `${where}.${k}`);
-  } else {
-    assert.equal(actual, expected, where);
-  }
 }
 
 describe('reliability and security (issue 7)', function () {

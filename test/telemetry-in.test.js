@@ -1,30 +1,13 @@
 'use strict';
 // telemetry-in in a real Node-RED runtime, fed through a real in-process MQTT broker (aedes).
 const assert = require('node:assert/strict');
+const { sameValue } = require('./support/values');
 const fs = require('node:fs');
 const path = require('node:path');
 const { startBroker, publisher } = require('./support/broker');
 const { helper, nodeModules, collector, statusIs, warnings } = require('./support/red');
 
 const golden = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'mqtt-golden.json'), 'utf8'));
-
-/** Deep equality where numbers compare numerically (-0 equals 0). */
-function sameValue(actual, expected, where = 'value') {
-  if (typeof expected === 'number') {
-    assert.equal(typeof actual, 'number', `${where}: ${JSON.stringify(actual)} is not a number`);
-    assert.ok(actual === expected, `${where}: ${actual} !== ${expected}`);
-  } else if (Array.isArray(expected)) {
-    assert.ok(Array.isArray(actual), `${where}: not an array`);
-    assert.equal(actual.length, expected.length, `${where}: length`);
-    expected.forEach((e, i) => sameValue(actual[i], e, `${where}[${i}]`));
-  } else if (expected && typeof expected === 'object') {
-    assert.ok(actual && typeof actual === 'object' && !Array.isArray(actual), `${where}: not an object`);
-    assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${where}: keys`);
-    for (const k of Object.keys(expected)) sameValue(actual[k], expected[k], `${where}.${k}`);
-  } else {
-    assert.equal(actual, expected, where);
-  }
-}
 
 function flow({ topicBase = 'telemetry', url, broker = {}, node = {} }) {
   return [

@@ -2,6 +2,7 @@
 // vehicle_data → the telemetry-in contract (source "api"): catalogue paths, the translation
 // table, and the key property that both sources give one payload for one fact.
 const assert = require('node:assert/strict');
+const { sameValue } = require('./support/values');
 const fs = require('node:fs');
 const path = require('node:path');
 const vdm = require('../nodes/lib/vehicle-data-map');
@@ -48,24 +49,6 @@ function remove(obj, segs) {
 /** Catalogue fields with a vehicleData path present in `inner`, in catalogue order (independent of the module). */
 function expectedFields(inner) {
   return CATALOGUE.filter((e) => e.vehicleData && pathsOf(e.vehicleData).some((p) => walk(inner, p)[0])).map((e) => e.name);
-}
-
-/** Deep equality where numbers compare numerically (-0 equals 0). */
-function sameValue(actual, expected, where = 'value') {
-  if (typeof expected === 'number') {
-    assert.equal(typeof actual, 'number', `${where}: ${JSON.stringify(actual)} is not a number`);
-    assert.ok(actual === expected, `${where}: ${actual} !== ${expected}`);
-  } else if (Array.isArray(expected)) {
-    assert.ok(Array.isArray(actual), `${where}: not an array`);
-    assert.equal(actual.length, expected.length, `${where}: length`);
-    expected.forEach((e, i) => sameValue(actual[i], e, `${where}[${i}]`));
-  } else if (expected && typeof expected === 'object') {
-    assert.ok(actual && typeof actual === 'object' && !Array.isArray(actual), `${where}: not an object`);
-    assert.deepEqual(Object.keys(actual).sort(), Object.keys(expected).sort(), `${where}: keys`);
-    for (const k of Object.keys(expected)) sameValue(actual[k], expected[k], `${where}.${k}`);
-  } else {
-    assert.equal(actual, expected, where);
-  }
 }
 
 /** field → {payload, raw} of one mapping. */
