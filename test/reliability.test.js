@@ -26,6 +26,7 @@ const { startBroker } = require('./support/broker');
 const { startMosquitto, mosquittoPath } = require('./support/mosquitto');
 const { helper, nodeModules, collector, connected, statusIs, warnings, total } = require('./support/red');
 const { fakeClock } = require('./support/clock');
+const { recordingSink: sink } = require('./support/sink');
 const { startFleetDouble } = require('../dev/fleet-double');
 const { makeCA } = require('../dev/selfsigned');
 const { BrokerConnection } = require('../nodes/lib/broker-connection');
@@ -845,15 +846,6 @@ describe('reliability and security (issue 7)', function () {
       await Promise.all(clients.map((c) => c.close()));
       await d.close();
     });
-
-    function sink() {
-      const s = { sent: [], errors: [], warnings: [], statuses: [] };
-      s.send = (msgs) => s.sent.push(...msgs);
-      s.error = (text, vin) => s.errors.push({ text, vin });
-      s.warn = (text) => s.warnings.push(text);
-      s.status = (st) => s.statuses.push(st);
-      return s;
-    }
 
     /**
      * A controller polling VIN every 10 minutes of fake time through a real FleetApiClient.

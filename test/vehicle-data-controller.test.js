@@ -8,6 +8,7 @@ const { FreshnessTracker } = require('../nodes/lib/freshness');
 const { BillingMeter } = require('../nodes/lib/fleet-api/billing');
 const { FleetApiError } = require('../nodes/lib/fleet-api/errors');
 const { fakeClock } = require('./support/clock');
+const { recordingSink: sink } = require('./support/sink');
 
 const SAMPLE = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'vehicle-data-sample.json'), 'utf8'));
 const MIN = 60_000;
@@ -38,15 +39,6 @@ function fakeClient(clock, stateOf) {
       return { response: { ...SAMPLE.response, vin, state } };
     },
   };
-}
-
-function sink() {
-  const s = { sent: [], errors: [], warnings: [], statuses: [] };
-  s.send = (msgs) => s.sent.push(...msgs);
-  s.error = (text, vin) => s.errors.push({ text, vin });
-  s.warn = (text) => s.warnings.push(text);
-  s.status = (st) => s.statuses.push(st);
-  return s;
 }
 
 /** Advance the fake clock to `end`, letting each poll's promises settle between timers. */
