@@ -18,10 +18,10 @@
 //   ha      Home Assistant Tesla Fleet: every 10 min, for each car: state check, then
 //           vehicle_data if online (the stream is not used).
 // Usage: node bench/cost.js [policy ...]   (prints JSON)
-const { BrokerConnection } = require('../nodes/lib/broker-connection');
-const { VehicleDataController } = require('../nodes/lib/vehicle-data');
-const { FleetApiClient } = require('../nodes/lib/fleet-api/client');
-const { priceOf } = require('../nodes/lib/fleet-api/billing');
+const { BrokerConnection } = require('../nodes/dist/lib/stream/broker-connection');
+const { VehicleDataController } = require('../nodes/dist/lib/fallback/controller');
+const { FleetApiClient } = require('../nodes/dist/lib/fleet-api/client');
+const { priceOf } = require('../nodes/dist/lib/fleet-api/billing');
 const { createFleetSimulator } = require('../dev/simulator');
 const { startFleetDouble } = require('../dev/fleet-double');
 const { median } = require('./lib/stats');
@@ -97,7 +97,7 @@ function simClock(start) {
   };
 }
 
-/** TWCManager's policy (shared/spec/fleet-api.md): hourly check, 1 h threshold, no fallback after DISCONNECTED. */
+/** TWCManager's policy (docs/fleet-api.md): hourly check, 1 h threshold, no fallback after DISCONNECTED. */
 function twcPolicy(reader, clock, vins) {
   const lastAt = new Map();
   const lastConn = new Map();

@@ -6,9 +6,9 @@
 // worth of messages, on a manual clock). µs per message: median of `reps` passes after 2 warm-ups,
 // the four paths interleaved in each pass.
 // Usage: node bench/hotpath.js [messages] [reps]   (prints JSON, or sends it to bench/run.js)
-const { BrokerConnection } = require('../nodes/lib/broker-connection');
-const { TelemetryInController } = require('../nodes/lib/telemetry-in');
-const { decode, TopicParser } = require('../nodes/lib/decode');
+const { BrokerConnection } = require('../nodes/dist/lib/stream/broker-connection');
+const { TelemetryInController } = require('../nodes/dist/lib/stream/controller');
+const { decode, TopicParser } = require('../nodes/dist/lib/stream/decode');
 const { fleetMessages } = require('../dev/simulator');
 const { median } = require('./lib/stats');
 

@@ -6,8 +6,8 @@
 // through BrokerConnection.inject() — the same decode → touch → fan-out path as an MQTT message,
 // without a socket: the connection's URL is deliberately unusable, so no MQTT client exists and
 // only our own objects are on the heap. Vehicle mode keeps every field's latest value per VIN.
-const { BrokerConnection } = require('../nodes/lib/broker-connection');
-const { TelemetryInController } = require('../nodes/lib/telemetry-in');
+const { BrokerConnection } = require('../nodes/dist/lib/stream/broker-connection');
+const { TelemetryInController } = require('../nodes/dist/lib/stream/controller');
 const { encodeFieldValue, encodeGoJson, createRng, FIELDS } = require('../dev/simulator');
 const { median } = require('./lib/stats');
 

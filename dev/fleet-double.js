@@ -1,7 +1,7 @@
 'use strict';
 /**
  * A local HTTPS double of Tesla's Fleet API, its OAuth token endpoint and the vehicle-command
- * HTTP proxy, for tests, benchmarks and demos. Behaves as shared/spec/fleet-api.md says.
+ * HTTP proxy, for tests, benchmarks and demos. Behaves as docs/fleet-api.md says.
  *
  *   const { startFleetDouble } = require('./dev/fleet-double');
  *   const d = await startFleetDouble({ clientId: 'cid', vehicles: { VIN1: { state: 'online' } } });

@@ -1,7 +1,7 @@
 'use strict';
 /**
  * Fleet simulator: publishes to MQTT exactly as Tesla's fleet-telemetry server does
- * (../shared/spec/fleet-telemetry-mqtt.md):
+ * (docs/wire-format.md):
  *
  *   <base>/<VIN>/v/<Field>              one message per field, a burst per record, random order
  *   <base>/<VIN>/alerts/<Name>/current  {"Audiences":[…],"StartedAt":"…Z"} (+ "EndedAt" when over)
@@ -26,8 +26,8 @@
  * Field ids, kinds and enum names come from the package's data files; nothing is retyped here.
  */
 
-const CATALOGUE = require('../src/lib/data/field-catalogue.json');
-const ENUMS = require('../src/lib/data/telemetry-enums.json');
+const CATALOGUE = require('../src/lib/catalogue/data/field-catalogue.json');
+const ENUMS = require('../src/lib/catalogue/data/telemetry-enums.json');
 
 // ---------------------------------------------------------------------------------------------
 // Go encoding/json

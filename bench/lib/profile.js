@@ -12,8 +12,8 @@ function areaOf(url, name) {
     return 'V8/native';
   }
   const u = url.replace(/^file:\/\//, '');
-  if (u.includes('/nodes/lib/')) return 'ours (nodes/lib)';
-  if (u.includes('/nodes/nodes/')) return 'ours (node glue)';
+  if (u.includes('/nodes/dist/lib/')) return 'ours (src/lib)';
+  if (u.includes('/nodes/dist/nodes/')) return 'ours (node glue)';
   if (u.includes('/bench/')) return 'bench sink';
   if (u.includes('node_modules/@node-red/') || u.includes('node_modules/node-red/')) return 'Node-RED runtime';
   if (u.includes('node_modules/mqtt-packet/') || u.includes('node_modules/mqtt/') || u.includes('node_modules/bl/') || u.includes('node_modules/readable-stream/')) return 'MQTT.js';

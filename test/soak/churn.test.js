@@ -1,4 +1,5 @@
 'use strict';
+const { lib } = require('../support/paths');
 /**
  * Soak (issue 7, part 5): deploy, redeploy and delete every node type 200 times against aedes
  * and the HTTPS Fleet API double, exercising each deployment (an MQTT message, a vehicle_data
@@ -20,13 +21,13 @@ const { startFleetDouble } = require('../../dev/fleet-double');
 
 /** Classes whose live instances are counted after a full GC (v8.queryObjects, Node ≥ 20.13). */
 const COUNTED = {
-  FleetApiClient: require('../../nodes/lib/fleet-api').FleetApiClient,
-  BrokerConnection: require('../../nodes/lib/broker-connection').BrokerConnection,
-  FreshnessTracker: require('../../nodes/lib/freshness').FreshnessTracker,
-  Watcher: require('../../nodes/lib/freshness').Watcher,
-  TelemetryInController: require('../../nodes/lib/telemetry-in').TelemetryInController,
-  VehicleDataController: require('../../nodes/lib/vehicle-data').VehicleDataController,
-  Coalescer: require('../../nodes/lib/coalesce').Coalescer,
+  FleetApiClient: lib('fleet-api').FleetApiClient,
+  BrokerConnection: lib('stream/broker-connection').BrokerConnection,
+  FreshnessTracker: lib('stream/freshness').FreshnessTracker,
+  Watcher: lib('stream/freshness').Watcher,
+  TelemetryInController: lib('stream/controller').TelemetryInController,
+  VehicleDataController: lib('fallback/controller').VehicleDataController,
+  Coalescer: lib('stream/coalesce').Coalescer,
   MqttClient: require('mqtt').MqttClient,
   'undici Agent': require('undici').Agent,
   AsyncLocalStorage: require('node:async_hooks').AsyncLocalStorage,

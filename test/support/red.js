@@ -5,11 +5,11 @@ const helper = require('node-red-node-test-helper');
 helper.init(process.env.NODE_RED_MODULE || require.resolve('node-red'));
 
 const NODES = {
-  'telemetry-broker': '../../nodes/nodes/telemetry-broker.js',
-  'telemetry-in': '../../nodes/nodes/telemetry-in.js',
-  'tesla-account': '../../nodes/nodes/tesla-account.js',
-  'vehicle-data': '../../nodes/nodes/vehicle-data.js',
-  'telemetry-config': '../../nodes/nodes/telemetry-config.js',
+  'telemetry-broker': '../../nodes/telemetry-broker.js',
+  'telemetry-in': '../../nodes/telemetry-in.js',
+  'tesla-account': '../../nodes/tesla-account.js',
+  'vehicle-data': '../../nodes/vehicle-data.js',
+  'telemetry-config': '../../nodes/telemetry-config.js',
 };
 
 function nodeModules(...types) {

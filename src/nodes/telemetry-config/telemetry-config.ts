@@ -1,0 +1,68 @@
+/**
+ * `telemetry-config`: 1 input, 1 output. Registers VINs with the telemetry server through the
+ * vehicle-command proxy, and checks what the cars adopted. Thin glue over runAction.
+ */
+import { ValidationError, runAction, summarise } from '../../lib/registration/controller';
+import type { TelemetryConfigProps } from '../../lib/registration';
+import { registerAdminEndpoints } from '../shared/admin';
+import { Node, RED, TeslaAccountNode } from '../shared/red';
+
+type TelemetryConfigNodeConfig = TelemetryConfigProps & { account: string; action?: string };
+
+export = function (RED: RED): void {
+  registerAdminEndpoints(RED);
+  function TelemetryConfig(this: Node, config: TelemetryConfigNodeConfig): void {
+    RED.nodes.createNode(this, config as unknown as Record<string, unknown>);
+    const account = RED.nodes.getNode(config.account) as TeslaAccountNode | null;
+    const props: TelemetryConfigProps & { action?: string } = {
+      hostname: config.hostname,
+      port: config.port,
+      ca: config.ca,
+      fields: config.fields,
+      alertTypes: config.alertTypes,
+      preferTyped: config.preferTyped,
+      vins: config.vins,
+      exp: config.exp,
+      action: config.action,
+    };
+    this.status({ fill: 'grey', shape: 'ring', text: account?.client ? 'idle' : 'account not usable' });
+
+    this.on('input', (msg, send, done) => {
+      const client = account?.client;
+      if (!client) {
+        const why = account ? account.problem : 'choose a tesla-account configuration';
+        this.status({ fill: 'red', shape: 'ring', text: 'account not usable' });
+        done(new Error(`telemetry-config: ${why}`));
+        return;
+      }
+      this.status({ fill: 'yellow', shape: 'ring', text: 'working' });
+      runAction(client, props, msg as { action?: unknown; vins?: unknown; config?: unknown }, { domain: account.domain }).then(
+        (result) => {
+          for (const w of result.warnings) this.warn(w);
+          const failed = result.payload.filter((e) => e.state === 'error');
+          const limited = result.payload.some((e) => e.state === 'rate-limited');
+          const text = summarise(result);
+          this.status(
+            failed.length
+              ? { fill: 'red', shape: 'ring', text }
+              : limited
+                ? { fill: 'yellow', shape: 'ring', text }
+                : { fill: 'green', shape: 'dot', text },
+          );
+          msg.event = result.action;
+          msg.topic = `telemetry-config/${result.action}`;
+          msg.payload = result.payload;
+          msg.response = result.response;
+          send(msg);
+          if (failed.length) done(new Error(`telemetry-config ${result.action}: ${failed.map((e) => `${e.vin}: ${e.reason}`).join('; ')}`));
+          else done();
+        },
+        (e: Error) => {
+          this.status({ fill: 'red', shape: 'ring', text: e instanceof ValidationError ? 'invalid settings' : 'error' });
+          done(e);
+        },
+      );
+    });
+  }
+  RED.nodes.registerType('telemetry-config', TelemetryConfig);
+};

@@ -1,0 +1,57 @@
+/**
+ * `tesla-account` config node: one FleetApiClient (tokens, proxy CA, billing meter) shared by
+ * every vehicle-data and telemetry-config node of the account. The rotated refresh token is
+ * kept in a 0600 file under Node-RED's user directory, keyed by this node's id.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { FileTokenStore, FleetApiClient, Region } from '../../lib/fleet-api';
+import { Node, RED, TeslaAccountNode, closeWith } from '../shared/red';
+
+interface TeslaAccountConfig {
+  region?: string;
+  proxyUrl?: string;
+  proxyCa?: string;
+  tokenUrl?: string;
+  fleetApiUrl?: string;
+  domain?: string;
+}
+
+export = function (RED: RED): void {
+  function TeslaAccount(this: TeslaAccountNode, config: TeslaAccountConfig): void {
+    RED.nodes.createNode(this as Node, config as unknown as Record<string, unknown>);
+    const creds = this.credentials ?? {};
+    this.domain = (config.domain ?? '').trim();
+    this.client = null;
+    this.problem = null;
+    const userDir = RED.settings.userDir || path.join(os.homedir(), '.node-red');
+    try {
+      this.client = new FleetApiClient({
+        region: (['na', 'eu', 'cn'].includes(config.region ?? '') ? config.region : 'na') as Region,
+        proxyUrl: config.proxyUrl?.trim() || undefined,
+        proxyCa: config.proxyCa?.trim() || undefined,
+        tokenUrl: config.tokenUrl?.trim() || undefined,
+        fleetApiUrl: config.fleetApiUrl?.trim() || undefined,
+        clientId: creds.clientId ?? '',
+        clientSecret: creds.clientSecret || undefined,
+        refreshToken: creds.refreshToken || undefined,
+        accessToken: creds.accessToken || undefined,
+        tokenStore: new FileTokenStore(path.join(userDir, 'tesla-fleet-telemetry'), this.id),
+      });
+      this.client.on('warning', (text: string) => this.warn(text));
+      this.client.on('login-required', (e: Error) => this.error(e.message));
+    } catch (e) {
+      this.problem = (e as Error).message;
+      this.error(`tesla-account: ${this.problem}`);
+    }
+    this.on('close', closeWith(this, async () => this.client?.close()));
+  }
+  RED.nodes.registerType('tesla-account', TeslaAccount, {
+    credentials: {
+      clientId: { type: 'text' },
+      clientSecret: { type: 'password' },
+      refreshToken: { type: 'password' },
+      accessToken: { type: 'password' },
+    },
+  });
+};
