@@ -417,8 +417,10 @@ async function start(options = {}) {
     handles.deployed = prepared.deployed;
 
     // 5. Node-RED, embedded
-    const RED = require('node-red');
-    const express = require(require.resolve('express', { paths: [path.dirname(require.resolve('node-red'))] }));
+    // NODE_RED_MODULE: another Node-RED install (.ci/run's Node 22 / Node-RED 5 run).
+    const redModule = process.env.NODE_RED_MODULE || require.resolve('node-red');
+    const RED = require(redModule);
+    const express = require(require.resolve('express', { paths: [path.dirname(redModule)] }));
     const app = express();
     const server = http.createServer(app);
     const sockets = trackSockets(server);
