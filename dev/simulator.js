@@ -559,7 +559,6 @@ class SimCar {
     if (this.s.gear === 'P') data.drive_state.speed = null;
     data.charge_state.usable_battery_level = Math.floor(values.Soc);
     data.charge_state.battery_level = Math.round(values.BatteryLevel);
-    data.charge_state.charge_current_request = this.s.chargeRequest;
     data.charge_state.minutes_to_full_charge = Math.round((values.TimeToFullCharge || 0) * 60);
     for (const k of ['fl', 'fr', 'rl', 'rr']) {
       data.vehicle_state[`tpms_soft_warning_${k}`] = this.s.tyres[k] < 2.5;
