@@ -22,6 +22,15 @@
  * (form fields named *token* or *secret* are replaced by '[redacted]'; `refreshToken` says
  * 'valid' | 'used' | 'unknown' | 'missing'). `status` is null until answered.
  *
+ * Commands (`POST <proxy>/api/1/vehicles/{VIN}/command/{name}`) are carried out on the
+ * vehicle's vehicle_data (charging_state, charge_limit_soc, locked, …) with the answers the
+ * proxy gives: `{"result":true,"reason":""}`, or HTTP 200 `result:false` with "car could not
+ * execute command: is_charging | not_charging | complete | already_set | disconnected", or
+ * "missing|invalid <param> param"; 408 when the car is not online. `wake_up` brings the car
+ * online (at once, or after `wakeAfterChecks` state checks, or never). Every command carried
+ * out and every wake_up is told to `onCommand` listeners ({vin, name, body, at}), so a
+ * simulator can reflect it in the car's stream.
+ *
  * Not shipped: a dev/test tool.
  */
 const https = require('node:https');
@@ -49,6 +58,24 @@ const LOCATION_KEYS = [
 ];
 
 const SKIP_REASONS = ['missing_key', 'unsupported_hardware', 'unsupported_firmware', 'max_configs'];
+
+/**
+ * Parameters the vehicle-command proxy reads per command (name -> type). This is the proxy's
+ * side, kept apart from the package's own command table on purpose: a double that shared it
+ * could not catch a wrong parameter name.
+ */
+const PROXY_PARAMS = {
+  set_charging_amps: { charging_amps: 'number' },
+  set_charge_limit: { percent: 'number' },
+  set_sentry_mode: { on: 'boolean' },
+  set_temps: { driver_temp: 'number', passenger_temp: 'number' },
+  set_scheduled_charging: { enable: 'boolean', time: 'number' },
+};
+const PARAMLESS_COMMANDS = new Set([
+  'charge_start', 'charge_stop', 'charge_port_door_open', 'charge_port_door_close', 'door_lock', 'door_unlock',
+  'auto_conditioning_start', 'auto_conditioning_stop', 'flash_lights', 'honk_horn',
+]);
+const CAR_REFUSED = 'car could not execute command: ';
 
 const ROUTE_RE = /^(.*?)(\/api\/1(?:\/.*)?|\/oauth2\/v3\/token|\/health)$/;
 
@@ -100,6 +127,13 @@ function newVehicle(vin) {
     /** What GET fleet_telemetry_config answers. */
     telemetry: { config: null, synced: false, limitReached: false },
     telemetryErrors: [],
+    /**
+     * wake_up: 0 = online at once (the answer says online); n = the answer still says the
+     * state, the car is online from the n-th state check after it; null = never wakes.
+     */
+    wakeAfterChecks: 0,
+    /** State checks left until a requested wake-up completes (internal). */
+    wakePending: null,
   };
 }
 
@@ -125,6 +159,8 @@ function mergeVehicle(v, partial) {
  * @param {string} [opts.proxyPrefix='/proxy']
  * @param {string|null} [opts.region] base URL (or prefix name) that /api/1 calls must use; others answer 421
  * @param {boolean} [opts.omitSkippedVehicles=false] telemetry config POST answers without skipped_vehicles
+ * @param {(event: {vin: string, name: string, body: object, at: number}) => void} [opts.onCommand]
+ *   told every command carried out and every wake_up (as double.onCommand)
  */
 async function startFleetDouble(opts = {}) {
   const {
@@ -155,6 +191,8 @@ async function startFleetDouble(opts = {}) {
   for (const [vin, partial] of Object.entries(opts.vehicles || {})) vehicles.set(vin, mergeVehicle(newVehicle(vin), partial));
   const calls = [];
   const callWaiters = new Set();
+  const commandListeners = new Set();
+  if (typeof opts.onCommand === 'function') commandListeners.add(opts.onCommand);
   const failures = [];
   const timers = new Set();
   const gates = new Set();
@@ -295,6 +333,77 @@ async function startFleetDouble(opts = {}) {
     };
   }
 
+  /** The vehicle_data a command changes (the sample, made this car's own on first use). */
+  function carData(v) {
+    if (!v.data) v.data = { ...clone(SAMPLE_DATA), vin: v.vin };
+    for (const k of ['charge_state', 'vehicle_state', 'climate_state']) if (!isPlainObject(v.data[k])) v.data[k] = {};
+    return v.data;
+  }
+
+  /** Carries out a command as the proxy and the car would: {result, reason} or null for an unknown command. */
+  function executeCommand(v, name, body) {
+    const params = PROXY_PARAMS[name];
+    if (!params && !PARAMLESS_COMMANDS.has(name)) return null;
+    const b = isPlainObject(body) ? body : {};
+    for (const [p, type] of Object.entries(params || {})) {
+      if (b[p] === undefined || b[p] === null) return { result: false, reason: `missing ${p} param` };
+      if (typeof b[p] !== type) return { result: false, reason: `invalid ${p} param` };
+    }
+    const refuse = (text) => ({ result: false, reason: CAR_REFUSED + text });
+    const data = carData(v);
+    const cs = data.charge_state;
+    const vs = data.vehicle_state;
+    const cl = data.climate_state;
+    const charging = cs.charging_state === 'Charging' || cs.charging_state === 'Starting';
+    switch (name) {
+      case 'charge_start':
+        if (charging) return refuse('is_charging');
+        if (cs.charging_state === 'Complete') return refuse('complete');
+        if (cs.charging_state === 'Disconnected') return refuse('disconnected');
+        cs.charging_state = 'Charging';
+        break;
+      case 'charge_stop':
+        if (!charging) return refuse('not_charging');
+        cs.charging_state = 'Stopped';
+        break;
+      case 'set_charging_amps':
+        cs.charge_current_request = Math.max(0, Math.min(b.charging_amps, cs.charge_current_request_max || 48));
+        break;
+      case 'set_charge_limit':
+        if (b.percent === cs.charge_limit_soc) return refuse('already_set');
+        cs.charge_limit_soc = b.percent;
+        break;
+      case 'charge_port_door_open':
+      case 'charge_port_door_close':
+        cs.charge_port_door_open = name === 'charge_port_door_open';
+        break;
+      case 'door_lock':
+      case 'door_unlock':
+        vs.locked = name === 'door_lock';
+        break;
+      case 'set_sentry_mode':
+        vs.sentry_mode = b.on;
+        break;
+      case 'auto_conditioning_start':
+      case 'auto_conditioning_stop':
+        cl.is_climate_on = name === 'auto_conditioning_start';
+        break;
+      default:
+        break; // flash_lights, honk_horn, set_temps, set_scheduled_charging: nothing to keep
+    }
+    return { result: true, reason: '' };
+  }
+
+  function tellCommand(event) {
+    for (const cb of [...commandListeners]) {
+      try {
+        cb(event);
+      } catch {
+        // a listener's failure does not change the answer
+      }
+    }
+  }
+
   function handleToken(req, res, call, body) {
     const form = isPlainObject(body) ? body : {};
     if (req.method !== 'POST') return send(res, call, 405, { error: 'invalid_request', error_description: 'POST required' });
@@ -422,19 +531,34 @@ async function startFleetDouble(opts = {}) {
     }
     if (!v) return send(res, call, 404, errorBody(404, 'not_found', 'vehicle not found'));
 
-    if (rest === '' && method === 'GET') return send(res, call, 200, { response: vehicleSummary(v) });
+    if (rest === '' && method === 'GET') {
+      if (v.state === 'online') v.wakePending = null;
+      else if (v.wakePending !== null && --v.wakePending <= 0) {
+        v.wakePending = null;
+        v.state = 'online';
+      }
+      return send(res, call, 200, { response: vehicleSummary(v) });
+    }
     if (rest === 'vehicle_data' && method === 'GET') {
       if (v.state !== 'online') return send(res, call, 408, clone(ASLEEP_BODY));
       return send(res, call, 200, { response: vehicleDataOf(v, ctx.query.endpoints) });
     }
     if (rest === 'wake_up' && method === 'POST') {
-      v.state = 'online';
+      if (v.state !== 'online') {
+        if (v.wakeAfterChecks === 0) v.state = 'online';
+        else if (v.wakeAfterChecks !== null && v.wakePending === null) v.wakePending = v.wakeAfterChecks;
+      }
+      tellCommand({ vin, name: 'wake_up', body: body === undefined ? {} : clone(body), at: now() });
       return send(res, call, 200, { response: vehicleSummary(v) });
     }
     if (rest.startsWith('command/') && method === 'POST') {
       if (via !== 'proxy') return send(res, call, 412, errorBody(412, 'vehicle requires signed commands: use the vehicle-command proxy'));
+      const name = rest.slice('command/'.length);
       if (v.state !== 'online') return send(res, call, 408, clone(ASLEEP_BODY));
-      return send(res, call, 200, { response: { result: true, reason: '' } });
+      const answer = executeCommand(v, name, body);
+      if (!answer) return send(res, call, 404, errorBody(404, 'not_found', `unknown command ${name}`));
+      if (answer.result) tellCommand({ vin, name, body: isPlainObject(body) ? clone(body) : {}, at: now() });
+      return send(res, call, 200, { response: answer });
     }
     if (rest === 'fleet_telemetry_config' && method === 'GET') return send(res, call, 200, { response: telemetryStatus(v) });
     if (rest === 'fleet_telemetry_config' && method === 'DELETE') {
@@ -634,6 +758,14 @@ async function startFleetDouble(opts = {}) {
           release();
         },
       };
+    },
+    /**
+     * Calls `cb({vin, name, body, at})` for every command the double carried out (result
+     * true) and every wake_up; returns a function that stops it.
+     */
+    onCommand(cb) {
+      commandListeners.add(cb);
+      return () => commandListeners.delete(cb);
     },
     /** Drops every pending failNext. */
     clearFailures() {

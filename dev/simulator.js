@@ -395,7 +395,7 @@ const PRESETS = {
 const DEFAULT_FIELDS = [
   'VehicleName', 'Version', 'Gear', 'VehicleSpeed', 'Location', 'GpsHeading', 'Odometer',
   'LongitudinalAcceleration', 'BatteryLevel', 'Soc', 'EstBatteryRange', 'RatedRange',
-  'DetailedChargeState', 'ChargeAmps', 'ACChargingPower', 'ChargerVoltage', 'TimeToFullCharge',
+  'DetailedChargeState', 'ChargeAmps', 'ChargeCurrentRequest', 'ACChargingPower', 'ChargerVoltage', 'TimeToFullCharge',
   'ChargeLimitSoc', 'ChargePortLatch', 'ChargePortDoorOpen', 'FastChargerPresent', 'Locked',
   'SentryMode', 'DoorState', 'FdWindow', 'InsideTemp', 'OutsideTemp', 'HvacPower',
   'ClimateKeeperMode', 'TpmsPressureFl', 'TpmsPressureFr', 'TpmsPressureRl', 'TpmsPressureRr',
@@ -470,6 +470,7 @@ class SimCar {
       odometer: spec.odometer !== undefined ? spec.odometer : 12000 + this.rng.float(0, 20000),
       battery: spec.battery !== undefined ? spec.battery : 60, capacity: spec.capacity || 75,
       chargeLimit: spec.chargeLimit || 80, chargeState: 'Disconnected', chargeAmps: 0, chargePower: 0,
+      chargeRequest: spec.chargeAmps || 32,
       chargerVoltage: 0, timeToFull: 0, latch: 'Disengaged', portOpen: false, gear: 'P', locked: true,
       sentry: 'Off', doors: { DriverFront: false, DriverRear: false, PassengerFront: false, PassengerRear: false, TrunkFront: false, TrunkRear: false },
       window: 'Closed', outside: spec.outsideTemp !== undefined ? spec.outsideTemp : 16, inside: 20, hvac: 'Off',
@@ -504,6 +505,7 @@ class SimCar {
       RatedRange: round(s.battery * 2.9, 2),
       DetailedChargeState: s.chargeState,
       ChargeAmps: s.chargeAmps,
+      ChargeCurrentRequest: s.chargeRequest,
       ACChargingPower: round(s.chargePower, 2),
       ChargerVoltage: s.chargerVoltage,
       TimeToFullCharge: s.chargeState === 'Charging' ? round(s.timeToFull, 2) : 0,
@@ -557,7 +559,6 @@ class SimCar {
     if (this.s.gear === 'P') data.drive_state.speed = null;
     data.charge_state.usable_battery_level = Math.floor(values.Soc);
     data.charge_state.battery_level = Math.round(values.BatteryLevel);
-    data.charge_state.charge_current_request = this.spec.chargeAmps || 32;
     data.charge_state.minutes_to_full_charge = Math.round((values.TimeToFullCharge || 0) * 60);
     for (const k of ['fl', 'fr', 'rl', 'rr']) {
       data.vehicle_state[`tpms_soft_warning_${k}`] = this.s.tyres[k] < 2.5;
@@ -629,7 +630,7 @@ class SimCar {
             s.chargePower = 0;
             s.timeToFull = 0;
           } else {
-            s.chargeAmps = clamp((this.spec.chargeAmps || 32) + rng.int(-1, 0), 0, 80);
+            s.chargeAmps = clamp(s.chargeRequest + rng.int(-1, 0), 0, 80);
             s.chargePower = (s.chargeAmps * s.chargerVoltage) / 1000;
             s.timeToFull = (((s.chargeLimit - s.battery) / 100) * s.capacity) / Math.max(s.chargePower, 0.1);
           }
@@ -758,7 +759,7 @@ class SimCar {
         s.latch = 'Engaged';
         s.chargerVoltage = this.spec.chargerVoltage || 240;
         s.chargeState = s.battery < s.chargeLimit - 0.5 ? 'Charging' : 'Complete';
-        s.chargeAmps = s.chargeState === 'Charging' ? this.spec.chargeAmps || 32 : 0;
+        s.chargeAmps = s.chargeState === 'Charging' ? s.chargeRequest : 0;
         s.chargePower = (s.chargeAmps * s.chargerVoltage) / 1000;
         s.timeToFull = s.chargePower ? (((s.chargeLimit - s.battery) / 100) * s.capacity) / s.chargePower : 0;
         s.locked = true;
@@ -821,6 +822,10 @@ class SimCar {
   /** One record: update the physics, publish the changed fields (if streaming). */
   tick(runPhysics) {
     if (runPhysics) this.physics();
+    if (this.chargingNextTick && runPhysics) {
+      this.chargingNextTick = false;
+      if (this.s.chargeState === 'Starting') this.startCharging();
+    }
     if (this.streaming) {
       this.publishChanged();
       this.tickAlerts();
@@ -836,6 +841,79 @@ class SimCar {
     }
     this.sim.emitState(this);
     this.scheduleTick();
+  }
+
+  startCharging() {
+    const s = this.s;
+    s.chargeState = 'Charging';
+    s.chargeAmps = s.chargeRequest;
+    s.chargePower = (s.chargeAmps * s.chargerVoltage) / 1000;
+    s.timeToFull = s.chargePower ? (((s.chargeLimit - s.battery) / 100) * s.capacity) / s.chargePower : 0;
+  }
+
+  /**
+   * Reflect a command the Fleet API double carried out (or a wake_up): change the model and
+   * publish the changed fields at once, as the car's next record. charge_start shows
+   * Starting, then Charging at the next record. Returns false when the command changes
+   * nothing here (charge_start without a plugged-in cable, say).
+   */
+  applyCommand(name, body = {}) {
+    const s = this.s;
+    const charging = s.chargeState === 'Charging' || s.chargeState === 'Starting';
+    if (name === 'wake_up') {
+      if (this.online) return false;
+      this.enterPhase('park', { ms: this.sim.durations.park * this.jitter(), stream: true, scripted: false });
+      return true;
+    }
+    this.physics();
+    switch (name) {
+      case 'charge_start':
+        if (this.phase !== 'charge' || charging || s.chargeState === 'Complete') return false;
+        s.chargeState = 'Starting';
+        this.chargingNextTick = true;
+        break;
+      case 'charge_stop':
+        if (!charging) return false;
+        s.chargeState = 'Stopped';
+        s.chargeAmps = 0;
+        s.chargePower = 0;
+        s.timeToFull = 0;
+        this.chargingNextTick = false;
+        break;
+      case 'set_charging_amps':
+        if (typeof body.charging_amps !== 'number') return false;
+        s.chargeRequest = clamp(Math.round(body.charging_amps), 0, 48);
+        if (s.chargeState === 'Charging') {
+          s.chargeAmps = s.chargeRequest;
+          s.chargePower = (s.chargeAmps * s.chargerVoltage) / 1000;
+        }
+        break;
+      case 'set_charge_limit':
+        if (typeof body.percent !== 'number') return false;
+        s.chargeLimit = clamp(Math.round(body.percent), 50, 100);
+        break;
+      case 'charge_port_door_open':
+      case 'charge_port_door_close':
+        s.portOpen = name === 'charge_port_door_open';
+        break;
+      case 'door_lock':
+      case 'door_unlock':
+        s.locked = name === 'door_lock';
+        this.lockNextTick = false;
+        break;
+      case 'set_sentry_mode':
+        s.sentry = body.on ? 'Armed' : 'Off';
+        break;
+      case 'auto_conditioning_start':
+      case 'auto_conditioning_stop':
+        s.hvac = name === 'auto_conditioning_start' ? 'On' : 'Off';
+        break;
+      default:
+        return false;
+    }
+    if (this.streaming) this.publishChanged();
+    this.sim.emitState(this);
+    return true;
   }
 
   publishChanged() {
@@ -1121,6 +1199,16 @@ function createFleetSimulator(options = {}) {
     const err = { Body: body, CreatedAt: rfc3339(clock.now()), Tags: tags };
     await sim.publishRaw(`${vin}/errors/${name}`, encodeGoJson(err));
     return err;
+  };
+
+  /**
+   * A command the Fleet API double carried out ({vin, name, body} of double.onCommand), or a
+   * wake_up: the car changes and publishes the changed fields. Resolves with whether it changed.
+   */
+  sim.applyCommand = async (vin, name, body = {}) => {
+    const changed = car(vin).applyCommand(name, body || {});
+    await sim.flush();
+    return changed;
   };
 
   /** Force a car into a phase now ('drive' | 'park' | 'charge' | 'sleep'); {ms} to resume the script after. */

@@ -95,6 +95,18 @@ function loadFleetDouble() {
   return typeof fn === 'function' ? fn : null;
 }
 
+/**
+ * Commands the Fleet API double carries out (and wake-ups) show in the simulated car's
+ * stream, as a real car's would. Returns a function that unlinks them.
+ */
+function linkCommands(double, sim, log = () => {}) {
+  if (typeof double.onCommand !== 'function') return () => {};
+  return double.onCommand((e) => {
+    if (!sim.cars.has(e.vin)) return;
+    sim.applyCommand(e.vin, e.name, e.body).catch((err) => log(`simulator: ${err.message}`));
+  });
+}
+
 // ---------------------------------------------------------------------------------------------
 // embedded MQTT broker
 
@@ -384,6 +396,7 @@ async function start(options = {}) {
           d.setVehicle(st.vin, { state: st.online ? 'online' : 'asleep', data: st.data, displayName: st.name });
         });
         cleanups.push(() => unmirror());
+        cleanups.push(linkCommands(d, sim, log));
       }
     }
 
@@ -607,6 +620,6 @@ async function main() {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
-module.exports = { start, buildDemoFlow, readExamples, prepareFlows, parseArgs, printSummary, startEmbeddedBroker, DEMO_IDS, encryptCredentials, decryptCredentials };
+module.exports = { start, linkCommands, buildDemoFlow, readExamples, prepareFlows, parseArgs, printSummary, startEmbeddedBroker, DEMO_IDS, encryptCredentials, decryptCredentials };
 
 if (require.main === module) main();

@@ -3,7 +3,8 @@
  * proxy, tokens refreshed and rotated (tokens.ts), errors typed by meaning (errors.ts), every
  * answer recorded in a billing meter (billing.ts).
  *
- * Reading never wakes a car: there is no wake_up method and request() refuses such a path.
+ * Reading never wakes a car: request() refuses any wake_up path. Only wakeUp() calls it, for a
+ * command the user allowed to wake the car.
  *
  * Events (EventEmitter), none carrying a secret:
  *   'tokens'         (state: TokenState)      after every successful refresh
@@ -90,6 +91,14 @@ export interface VehicleState {
 }
 
 export type VehicleData = Record<string, unknown>;
+
+/** A command's answer (HTTP 200): `result` and Tesla's `reason` (`""` on success). */
+export interface CommandAnswer {
+  result: boolean;
+  reason: string;
+  /** The answer as it came: `{"response":{"result":…,"reason":…}}`. */
+  body: FleetResponse<Record<string, unknown>>;
+}
 
 export interface TelemetryFieldConfig {
   interval_seconds: number;
@@ -279,6 +288,50 @@ export class FleetApiClient extends EventEmitter {
     return body;
   }
 
+  /**
+   * POST <proxy or base>/api/1/vehicles/{vin}/command/{name} with `body` as JSON (category
+   * 'command'; the proxy signs it). Resolves with the answer of an HTTP 200, whether the car
+   * carried it out (`result: true`) or refused (`result: false` and Tesla's reason). Other
+   * answers throw as every call does: 408 `asleep`, 429 `rate-limited` (with Retry-After),
+   * 5xx `server`, no answer `network` / `timeout`.
+   */
+  async command(vin: string, name: string, body: Record<string, unknown> = {}): Promise<CommandAnswer> {
+    if (typeof name !== 'string' || !/^[a-z][a-z0-9_]*$/.test(name)) {
+      throw new FleetApiError('config', `A command name is lower-case letters, digits and _ (got ${JSON.stringify(String(name))}).`);
+    }
+    if (!isObject(body)) throw new FleetApiError('config', `The parameters of ${name} must be a JSON object.`);
+    const answer = await this.request<FleetResponse<Record<string, unknown>>>({
+      method: 'POST',
+      path: `/api/1/vehicles/${this.vinSegment(vin)}/command/${name}`,
+      body,
+      category: 'command',
+      vin,
+    });
+    const response = this.expectObject(answer, vin, `command ${name}`) as Record<string, unknown>;
+    if (typeof response.result !== 'boolean') {
+      throw new FleetApiError('bad-response', `The answer to command ${name} for ${vin} has no result (true or false).`, {
+        vin,
+        body: this.scrubDeep(answer),
+      });
+    }
+    // Some answers carry the reason as `string` instead of `reason`.
+    const reason = typeof response.reason === 'string' ? response.reason : typeof response.string === 'string' ? response.string : '';
+    return { result: response.result, reason: this.scrub(reason), body: this.scrubDeep(answer) as FleetResponse<Record<string, unknown>> };
+  }
+
+  /**
+   * POST /api/1/vehicles/{vin}/wake_up (category 'wake', the most expensive call). The only
+   * way this client ever wakes a car: for a command whose user allowed it. Reading never calls it.
+   */
+  async wakeUp(vin: string): Promise<VehicleState> {
+    const body = await this.send<FleetResponse<VehicleSummary>>(
+      { method: 'POST', path: `/api/1/vehicles/${this.vinSegment(vin)}/wake_up`, category: 'wake', vin },
+      true,
+    );
+    const response = this.expectObject(body, vin, 'wake_up');
+    return { state: typeof response.state === 'string' ? response.state : null, response };
+  }
+
   /** POST /api/1/vehicles/fleet_status {vins}: key pairing, firmware, telemetry version (category 'data'). */
   async fleetStatus(vins: string[]): Promise<FleetResponse<FleetStatus>> {
     const body = await this.request<FleetResponse<FleetStatus>>({
@@ -386,7 +439,12 @@ export class FleetApiClient extends EventEmitter {
    * refreshed token) and once after a 421 (with the base URL the answer named).
    */
   async request<T = unknown>(req: FleetRequest): Promise<T> {
-    const path = this.checkPath(req.path);
+    return this.send<T>(req, false);
+  }
+
+  /** request(), with wake_up allowed only for wakeUp(). */
+  private async send<T>(req: FleetRequest, mayWake: boolean): Promise<T> {
+    const path = this.checkPath(req.path, mayWake);
     if (this.closed) {
       throw new FleetApiError('network', 'The Fleet API client was closed (the node was redeployed or stopped).', {
         method: req.method,
@@ -554,7 +612,7 @@ export class FleetApiClient extends EventEmitter {
     return response as VehicleSummary;
   }
 
-  private checkPath(path: string): string {
+  private checkPath(path: string, mayWake = false): string {
     if (typeof path !== 'string' || !path.startsWith('/') || path.startsWith('//') || /[?#\\]/.test(path)) {
       throw new FleetApiError('config', 'A Fleet API path must start with / and carry no query (use `query`).');
     }
@@ -568,7 +626,7 @@ export class FleetApiClient extends EventEmitter {
     if (segments.some((s) => s === '..' || s === '.')) {
       throw new FleetApiError('config', 'A Fleet API path must not contain . or .. segments.');
     }
-    if (segments.some((s) => s.trim().toLowerCase() === 'wake_up')) {
+    if (!mayWake && segments.some((s) => s.trim().toLowerCase() === 'wake_up')) {
       throw new FleetApiError('refused', 'Refused to call wake_up: reading a car must never wake it (a wake is also the most expensive call).', {
         path,
       });
