@@ -32,14 +32,14 @@
  * - One message per VIN per input, sent when all that is settled.
  * All timers run on an injectable clock. Nothing throws out of a timer or a stream callback.
  */
-import { Clock, realClock } from '../clock';
+import { Clock, realClock } from '../common/clock';
 import type { BillingMeter } from '../fleet-api/billing';
 import { priceOf } from '../fleet-api/billing';
 import type { CommandAnswer } from '../fleet-api/client';
 import { isFleetApiError } from '../fleet-api/errors';
-import type { CarMessage } from '../messages';
-import type { NodeStatus, StatusSink } from '../status';
-import { parseList } from '../util';
+import type { CarMessage } from '../common/messages';
+import type { NodeStatus, StatusSink } from '../common/status';
+import { parseList } from '../common/util';
 import {
   CommandParams,
   CommandSpec,

@@ -7,9 +7,9 @@
  * Confirmation values are compared after the catalogue's normalisation, so a typed enum
  * (`DetailedChargeStateCharging`) and a legacy short name (`Charging`) confirm alike.
  */
-import { FIELDS } from '../catalogue';
-import { normalise } from '../normalise';
-import { parseList } from '../util';
+import { FIELDS } from '../catalogue/index';
+import { normalise } from '../stream/normalise';
+import { parseList } from '../common/util';
 import { TEXTS } from './texts';
 
 export type CommandName =

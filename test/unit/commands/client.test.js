@@ -1,7 +1,8 @@
 'use strict';
+const { lib } = require('../../support/paths');
 // FleetApiClient.command() and wakeUp() against the HTTPS double, through the real undici path.
 const assert = require('node:assert/strict');
-const { FleetApiClient } = require('../../../nodes/lib/fleet-api');
+const { FleetApiClient } = lib('fleet-api');
 const { startFleetDouble } = require('../../../dev/fleet-double');
 const { CLIENT_ID, VIN, VIN2, carData } = require('./support');
 

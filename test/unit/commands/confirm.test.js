@@ -1,12 +1,13 @@
 'use strict';
+const { lib } = require('../../support/paths');
 // Confirmation by the stream. Timing cases: the stream interface driven by the test on a fake
 // clock. End to end: the simulator publishing as the real server into aedes, a real
 // BrokerConnection, and the Fleet API double whose commands the simulator reflects (the
 // wiring npm start uses).
 const assert = require('node:assert/strict');
-const { BrokerConnection } = require('../../../nodes/lib/broker-connection');
-const { FleetApiClient } = require('../../../nodes/lib/fleet-api');
-const { VehicleCommandController } = require('../../../nodes/lib/commands/controller');
+const { BrokerConnection } = lib('stream/broker-connection');
+const { FleetApiClient } = lib('fleet-api');
+const { VehicleCommandController } = lib('commands/controller');
 const { startFleetDouble } = require('../../../dev/fleet-double');
 const { createFleetSimulator, createManualClock, DEMO_CARS } = require('../../../dev/simulator');
 const { linkCommands } = require('../../../dev/start');

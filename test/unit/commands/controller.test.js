@@ -1,10 +1,11 @@
 'use strict';
+const { lib } = require('../../support/paths');
 // VehicleCommandController against the HTTPS Fleet API double, through the real client and the
 // proxy path; the controller's timers on a fake clock (the HTTP answers are real I/O).
 const assert = require('node:assert/strict');
 const net = require('node:net');
-const { COMMANDS, CommandInputError } = require('../../../nodes/lib/commands/table');
-const { WAKE_POLL_MS } = require('../../../nodes/lib/commands/controller');
+const { COMMANDS, CommandInputError } = lib('commands/table');
+const { WAKE_POLL_MS } = lib('commands/controller');
 const { fakeClock } = require('../../support/clock');
 const { CLIENT_SECRET, REFRESH_TOKEN, VIN, VIN2, VIN3, carData, setup, until } = require('./support');
 

@@ -1,9 +1,10 @@
 'use strict';
+const { lib } = require('../../support/paths');
 // Shared set-up of the vehicle-command tests: the HTTPS Fleet API double, a real FleetApiClient
 // through the proxy path, the controller on a fake clock, and two stream implementations
 // (from a real BrokerConnection, and a manual one for timing cases).
-const { FleetApiClient } = require('../../../nodes/lib/fleet-api');
-const { VehicleCommandController } = require('../../../nodes/lib/commands/controller');
+const { FleetApiClient } = lib('fleet-api');
+const { VehicleCommandController } = lib('commands/controller');
 const { startFleetDouble, SAMPLE_DATA } = require('../../../dev/fleet-double');
 const { fakeClock } = require('../../support/clock');
 const { recordingSink } = require('../../support/sink');

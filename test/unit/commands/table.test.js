@@ -1,4 +1,5 @@
 'use strict';
+const { lib } = require('../../support/paths');
 // The command table on its own: what it says about each command, checked against the contract
 // and the field catalogue; validation; the body; "already" reasons; confirmation tests.
 const assert = require('node:assert/strict');
@@ -11,8 +12,8 @@ const {
   confirmationTest,
   meansAlready,
   validateCommand,
-} = require('../../../nodes/lib/commands/table');
-const { FIELDS } = require('../../../nodes/lib/catalogue');
+} = lib('commands/table');
+const { FIELDS } = lib('catalogue');
 const { VIN, VIN2 } = require('./support');
 
 const allow = { allowUnlock: true };
