@@ -126,7 +126,7 @@ describe('usage meter (aedes broker, fake clock)', function () {
     assert.deepEqual(r.advice, []);
   });
 
-  it('counts a live v message whose payload does not decode: it went over Tesla's wire all the same', async function () {
+  it('counts a live v message whose payload does not decode: it went over the wire to Tesla all the same', async function () {
     await send(`telemetry/${VIN1}/v/BatteryLevel`, '{not json');
     await send(`telemetry/${VIN1}/v/BatteryLevel`, 80);
     assert.equal(conn.stats.bad, 1);
