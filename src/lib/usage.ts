@@ -136,8 +136,8 @@ export interface JitterVerdict {
  * The contract's jitter rule over chronological values: at least JITTER_MIN_VALUES of them,
  * a range > 0, not only climbing or only falling, and Σ|Δ| ≥ JITTER_FACTOR × range.
  */
-export function judgeJitter(values: ArrayLike<number>): JitterVerdict {
-  const n = values.length;
+export function judgeJitter(values: ArrayLike<number>, count: number = values.length): JitterVerdict {
+  const n = count;
   const out: JitterVerdict = { values: n, range: 0, sumOfChanges: 0, jittering: false, minimumDelta: null, savedShare: 0 };
   if (n === 0) return out;
   let min = values[0];
@@ -183,6 +183,8 @@ export class UsageMeter {
   private dayEndsAt: number;
   /** Live `v` messages counted since start (all days). */
   signalsSinceStart = 0;
+  /** One window's values while a report is made (no array per field). */
+  private readonly scratch = new Float64Array(JITTER_WINDOW);
 
   constructor(
     private readonly clock: Pick<Clock, 'now'> = realClock,
@@ -331,11 +333,13 @@ export class UsageMeter {
   /** The chronological values of a field's window that arrived within the last hour. */
   recentValues(vin: string, field: string, now: number = this.clock.now()): number[] {
     const ring = this.vinTracks.get(vin)?.get(field)?.ring;
-    return ring ? windowOf(ring, now) : [];
+    if (!ring) return [];
+    const n = windowInto(ring, now, this.scratch);
+    return Array.from(this.scratch.subarray(0, n));
   }
 
   private advise(vin: string, field: string, f: FieldTrack, today: number, now: number): UsageAdvice | null {
-    const v = judgeJitter(windowOf(f.ring as Ring, now));
+    const v = judgeJitter(this.scratch, windowInto(f.ring as Ring, now, this.scratch));
     if (!v.jittering || v.minimumDelta === null) return null;
     // A day's signals of this field: yesterday's count when there is one, else today's so far
     // projected over the whole day (from at least an hour, so a first burst is not blown up).
@@ -349,12 +353,13 @@ export class UsageMeter {
   }
 }
 
-function windowOf(ring: Ring, now: number): number[] {
-  const out: number[] = [];
+/** Copy the ring's values of the last hour into `out`, oldest first; returns how many. */
+function windowInto(ring: Ring, now: number, out: Float64Array): number {
+  let n = 0;
   const oldest = ring.size < JITTER_WINDOW ? 0 : ring.next;
   for (let k = 0; k < ring.size; k++) {
     const i = (oldest + k) % JITTER_WINDOW;
-    if (now - ring.data[JITTER_WINDOW + i] <= JITTER_MAX_AGE_MS) out.push(ring.data[i]);
+    if (now - ring.data[JITTER_WINDOW + i] <= JITTER_MAX_AGE_MS) out[n++] = ring.data[i];
   }
-  return out;
+  return n;
 }
