@@ -216,6 +216,13 @@ describe('registration doctor (HTTPS double, aedes broker, fake clock)', functio
     assert.equal(silent.state, 'healthy', 'online not known: silent cannot be concluded');
     assert.match(silent.reason, /could not be told/);
     assert.deepEqual(silent.evidence.errors, []);
+    // fleet_status failing (not a 429) leaves the per-VIN reads to decide, and says so.
+    f.d.failNext(/fleet_status$/, { status: 502 });
+    const [none, nokey] = (await doctor([V.none, V.nokey])).payload;
+    assert.equal(none.state, 'not configured');
+    assert.match(none.reason, /\(fleet_status could not be read \(.*failed \(502\)/);
+    assert.equal(none.evidence.firmware, null);
+    assert.equal(nokey.state, 'key not paired', "the config answer's key_paired decides");
   });
 
   it('diagnose() is pure: the same answers give the same entry, and a missing config answer is an error', function () {
