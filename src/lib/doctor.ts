@@ -213,7 +213,8 @@ export function diagnose(input: DoctorInput): DoctorEntry {
   if (status && status.state !== 'error') {
     ev.synced = status.synced ?? null;
     ev.limitReached = status.limitReached ?? null;
-    if (ev.keyPaired === null) ev.keyPaired = status.keyPaired ?? null;
+    // Either answer saying "not paired" is enough: the car cannot take a signed config.
+    if (ev.keyPaired === null || status.keyPaired === false) ev.keyPaired = status.keyPaired ?? null;
     ev.exp = expOf(carConfig);
   }
   const errorsBody = bodyOf(input.telemetryErrors);
@@ -232,7 +233,7 @@ export function diagnose(input: DoctorInput): DoctorEntry {
 
   // 1. key not paired (fleet_status, or the config answer's key_paired).
   if (ev.keyPaired === false) {
-    const reason = check?.state === 'key not paired' ? check.reason : (status?.reason ?? check?.reason ?? '');
+    const reason = check?.state === 'key not paired' ? check.reason : status?.state === 'key not paired' ? status.reason : REASONS.keyNotPaired();
     return entry('key not paired', reason, FIXES.keyNotPaired(input.domain));
   }
   // 2. unsupported firmware.

@@ -28,6 +28,7 @@ function quoteErrors(errors: ReadonlyArray<{ name: string | null; errorName: str
 }
 
 export const REASONS = {
+  keyNotPaired: () => 'the virtual key is not paired with this car, so it cannot receive a signed config',
   firmwareOld: (firmware: string) =>
     `firmware ${firmware} is older than ${MIN_FIRMWARE}, the minimum for a telemetry config through the vehicle-command proxy`,
   expDiffers: (car: number | null, ours: number) =>

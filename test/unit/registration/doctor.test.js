@@ -223,6 +223,13 @@ describe('registration doctor (HTTPS double, aedes broker, fake clock)', functio
     assert.match(none.reason, /\(fleet_status could not be read \(.*failed \(502\)/);
     assert.equal(none.evidence.firmware, null);
     assert.equal(nokey.state, 'key not paired', "the config answer's key_paired decides");
+    // fleet_status and the config answer disagree (a key removed since): not paired wins.
+    const body = { response: { synced: true, config: ours(), limit_reached: false, key_paired: false } };
+    const fleetStatus = { body: { response: { key_paired_vins: [V.healthy], unpaired_vins: [], vehicle_info: { [V.healthy]: { firmware_version: '2025.2.6' } } } } };
+    const e = diagnose({ vin: V.healthy, now: f.clock.now(), fleetStatus, telemetryConfig: { body }, ours: ours() });
+    assert.equal(e.state, 'key not paired');
+    assert.equal(e.evidence.keyPaired, false);
+    assert.match(e.reason, /not paired/);
   });
 
   it('diagnose() is pure: the same answers give the same entry, and a missing config answer is an error', function () {
