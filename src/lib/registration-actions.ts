@@ -186,14 +186,14 @@ export async function runRegistrationAction(
 
   return client.serialized(async () => {
     const doctor = await runDoctor(client, vins, ours, ctx, now, budget);
-    if (action === 'doctor') return { action, payload: doctor.entries, response: doctor.response, warnings, summary: summarise(doctor.entries) };
+    if (action === 'doctor') return { action, payload: doctor.entries, response: doctor.response, warnings, summary: summariseEntries(doctor.entries) };
     const pushed = await push(client, doctor.entries, ours as FleetTelemetryConfig, cap as EnsureCap, ctx, now, budget);
     return {
       action,
       payload: pushed.entries,
       response: { ...doctor.response, register: pushed.response },
       warnings,
-      summary: summarise(pushed.entries),
+      summary: summariseEntries(pushed.entries),
     };
   });
 }
@@ -417,7 +417,7 @@ function groupOf(e: DoctorEntry): Group {
 }
 
 /** `3 healthy · 1 pending · 1 needs you` (groups with no VIN left out). */
-export function summarise(entries: readonly DoctorEntry[]): string {
+export function summariseEntries(entries: readonly DoctorEntry[]): string {
   const counts = new Map<Group, number>();
   for (const e of entries) {
     const g = groupOf(e);

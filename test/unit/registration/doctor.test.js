@@ -5,7 +5,7 @@
  * from a real aedes broker. Time is a fake clock shared by all three.
  */
 const assert = require('node:assert/strict');
-const { runRegistrationAction, summarise, registrationStatus } = require('../../../nodes/lib/registration-actions');
+const { runRegistrationAction, summariseEntries, registrationStatus } = require('../../../nodes/lib/registration-actions');
 const { diagnose, DOCTOR_STATES } = require('../../../nodes/lib/doctor');
 const { setup, V, nodeProps, ours, DOMAIN, HOUR } = require('./fixture');
 
@@ -83,7 +83,7 @@ describe('registration doctor (HTTPS double, aedes broker, fake clock)', functio
     assert.equal(calls.length, 1 + 3 * undecided.length, 'nothing else');
     assert.ok(!calls.some((c) => /vehicle_data|wake_up|command/.test(c.route)));
     assert.equal(result.summary, '2 healthy · 1 pending · 3 to push · 5 needs you');
-    assert.equal(summarise(result.payload), result.summary);
+    assert.equal(summariseEntries(result.payload), result.summary);
     assert.deepEqual(registrationStatus(result), { fill: 'red', shape: 'ring', text: result.summary });
     // msg.response: the raw answers.
     assert.ok(result.response.fleet_status.response.key_paired_vins.includes(V.healthy));
