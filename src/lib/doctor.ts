@@ -233,7 +233,8 @@ export function diagnose(input: DoctorInput): DoctorEntry {
 
   // 1. key not paired (fleet_status, or the config answer's key_paired).
   if (ev.keyPaired === false) {
-    const reason = check?.state === 'key not paired' ? check.reason : status?.state === 'key not paired' ? status.reason : REASONS.keyNotPaired();
+    const reason =
+      check?.state === 'key not paired' ? check.reason : status?.state === 'key not paired' ? status.reason : REASONS.keyNotPaired();
     return entry('key not paired', reason, FIXES.keyNotPaired(input.domain));
   }
   // 2. unsupported firmware.

@@ -126,7 +126,10 @@ export function registrationActionOf(nodeAction: unknown, msgAction: unknown): R
 }
 
 /** The broker's evidence for the doctor, from a broker connection (and the car state's last connectivity, when kept). */
-export function streamEvidenceOf(conn: Pick<BrokerConnection, 'tracker' | 'state'>, lastConnectivity?: (vin: string) => unknown): StreamEvidence {
+export function streamEvidenceOf(
+  conn: Pick<BrokerConnection, 'tracker' | 'state'>,
+  lastConnectivity?: (vin: string) => unknown,
+): StreamEvidence {
   return {
     lastLive: (vin) => conn.tracker.lastLive(vin),
     lastConnectivity: lastConnectivity ?? (() => null),
@@ -186,7 +189,8 @@ export async function runRegistrationAction(
 
   return client.serialized(async () => {
     const doctor = await runDoctor(client, vins, ours, ctx, now, budget);
-    if (action === 'doctor') return { action, payload: doctor.entries, response: doctor.response, warnings, summary: summariseEntries(doctor.entries) };
+    if (action === 'doctor')
+      return { action, payload: doctor.entries, response: doctor.response, warnings, summary: summariseEntries(doctor.entries) };
     const pushed = await push(client, doctor.entries, ours as FleetTelemetryConfig, cap as EnsureCap, ctx, now, budget);
     return {
       action,
@@ -260,10 +264,12 @@ async function runDoctor(
   let fleetStatus: Read = undefined;
   if (active.length) {
     fleetStatus = await read(() => client.fleetStatus(active));
-    response.fleet_status = fleetStatus && 'body' in fleetStatus ? fleetStatus.body : ((fleetStatus?.error as { body?: unknown })?.body ?? null);
+    response.fleet_status =
+      fleetStatus && 'body' in fleetStatus ? fleetStatus.body : ((fleetStatus?.error as { body?: unknown })?.body ?? null);
   }
   const checks = new Map<string, ResultEntry>();
-  if (fleetStatus && 'body' in fleetStatus) for (const c of interpretCheck(active, fleetStatus.body, { domain: ctx.domain })) checks.set(c.vin, c);
+  if (fleetStatus && 'body' in fleetStatus)
+    for (const c of interpretCheck(active, fleetStatus.body, { domain: ctx.domain })) checks.set(c.vin, c);
 
   for (const vin of active) {
     const until = blockedAt(client, now());
@@ -397,7 +403,14 @@ async function push(
 type Group = keyof typeof SUMMARY_LABELS;
 
 function groupOf(e: DoctorEntry): Group {
-  if (e.register) return e.register.ok ? 'pushed' : e.register.state === 'rate-limited' ? 'rateLimited' : e.register.state === 'error' ? 'error' : 'needsYou';
+  if (e.register)
+    return e.register.ok
+      ? 'pushed'
+      : e.register.state === 'rate-limited'
+        ? 'rateLimited'
+        : e.register.state === 'error'
+          ? 'error'
+          : 'needsYou';
   switch (e.state) {
     case 'healthy':
       return 'healthy';

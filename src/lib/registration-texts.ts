@@ -31,8 +31,7 @@ export const REASONS = {
   keyNotPaired: () => 'the virtual key is not paired with this car, so it cannot receive a signed config',
   firmwareOld: (firmware: string) =>
     `firmware ${firmware} is older than ${MIN_FIRMWARE}, the minimum for a telemetry config through the vehicle-command proxy`,
-  expDiffers: (car: number | null, ours: number) =>
-    `exp: ${car === null ? 'not set' : car} on the car, ${ours} here`,
+  expDiffers: (car: number | null, ours: number) => `exp: ${car === null ? 'not set' : car} on the car, ${ours} here`,
   drift: (differences: readonly string[]) => `the car runs a config that differs from this node's: ${differences.join('; ')}`,
   expiring: (exp: number, now: number) =>
     exp * 1000 <= now
@@ -43,7 +42,9 @@ export const REASONS = {
   silentFor: (silentMs: number, connectivity: string) =>
     `the car runs the config and is online, but no live message from it reached the broker for ${ago(silentMs)}${connectivity}`,
   connectivity: (c: { status?: unknown; createdAt?: unknown } | null) =>
-    c && typeof c === 'object' && c.status ? `; last connectivity on the broker: ${String(c.status)}${c.createdAt ? ` at ${String(c.createdAt)}` : ''}` : '',
+    c && typeof c === 'object' && c.status
+      ? `; last connectivity on the broker: ${String(c.status)}${c.createdAt ? ` at ${String(c.createdAt)}` : ''}`
+      : '',
   healthyStreaming: (agoMs: number) => `the car runs this node's config and streams (last live message ${ago(agoMs)} ago)`,
   healthyAsleep: (state: string) => `the car runs this node's config and is ${state}: it streams again when it is online`,
   healthyNoBroker: () => "the car runs this node's config (no broker set, so the stream itself is not checked)",
@@ -68,8 +69,7 @@ export const FIXES = {
   },
   unsupportedFirmware: (firmware: string | null) =>
     `Update the car's software to firmware ${MIN_FIRMWARE} or later${firmware ? ` (it runs ${firmware})` : ''}, then run ensure again.`,
-  limitReached: () =>
-    "Remove another app's telemetry config from the car (it has reached its limit of configs), then run ensure again.",
+  limitReached: () => "Remove another app's telemetry config from the car (it has reached its limit of configs), then run ensure again.",
   configNull: () =>
     "Remove another app's telemetry config from the car (it ignored this one: synced with no config, usually too many configs), then run ensure again.",
   notConfigured: () => "Run ensure (or register) to send this node's telemetry config to the car.",
@@ -85,7 +85,9 @@ export const FIXES = {
   healthy: () => 'Nothing to do.',
   unsupportedHardware: () => "Remove this VIN from the node's VINs: the car's hardware cannot stream Fleet Telemetry.",
   rateLimited: (seconds: number | null) =>
-    seconds !== null ? `Wait ${ago(seconds * 1000)} (Tesla's Retry-After), then run doctor again.` : 'Wait a while (Tesla gave no Retry-After), then run doctor again.',
+    seconds !== null
+      ? `Wait ${ago(seconds * 1000)} (Tesla's Retry-After), then run doctor again.`
+      : 'Wait a while (Tesla gave no Retry-After), then run doctor again.',
   error: (httpStatus: number | undefined) => {
     switch (httpStatus) {
       case 401:
@@ -136,7 +138,8 @@ export const ERRORS = {
 export const WARNINGS = {
   capCorrupt: (file: string, aside: string, why: string) =>
     `ensure cap file ${file} is unreadable (${why}): set aside as ${aside}; the 24 h push limit starts afresh`,
-  capUnreadable: (file: string, code: string) => `ensure cap file ${file} cannot be read (${code}): the 24 h push limit is kept in memory only`,
+  capUnreadable: (file: string, code: string) =>
+    `ensure cap file ${file} cannot be read (${code}): the 24 h push limit is kept in memory only`,
   capUnwritable: (file: string, code: string) =>
     `ensure cap file ${file} cannot be written (${code}): the 24 h push limit is kept in memory only until it can`,
 };

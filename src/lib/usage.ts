@@ -301,7 +301,13 @@ export class UsageMeter {
     const day = options.day === 'yesterday' ? today - 1 : today;
     const wanted = parseList(vins);
     const list = wanted.length > 0 ? wanted : [...this.vinTracks.keys()];
-    const out: UsageReport = { day: utcDay(day), signalsPerDollar: SIGNALS_PER_DOLLAR, total: { signals: 0, usd: 0 }, vins: {}, advice: [] };
+    const out: UsageReport = {
+      day: utcDay(day),
+      signalsPerDollar: SIGNALS_PER_DOLLAR,
+      total: { signals: 0, usd: 0 },
+      vins: {},
+      advice: [],
+    };
     const now = this.clock.now();
     for (const vin of [...list].sort()) {
       const fields = this.vinTracks.get(vin);

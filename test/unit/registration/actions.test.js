@@ -37,7 +37,10 @@ describe('fieldsFromFlow', function () {
 
   it('is an error naming a telemetry-in on the broker without a field filter (name, or id)', function () {
     const nodes = [tin('in1', 'BatteryLevel'), tin('in2', '', { name: 'Everything' }), tin('in3', '  ')];
-    assert.throws(() => fieldsFromFlow(nodes, 'b1', 60), (e) => e.name === 'FieldsFromFlowError' && /telemetry-in "Everything" \(in2\) has no field filter/.test(e.message));
+    assert.throws(
+      () => fieldsFromFlow(nodes, 'b1', 60),
+      (e) => e.name === 'FieldsFromFlowError' && /telemetry-in "Everything" \(in2\) has no field filter/.test(e.message),
+    );
     assert.throws(() => fieldsFromFlow([tin('in3', ' , ')], 'b1', 60), /telemetry-in in3 has no field filter/);
     assert.throws(() => fieldsFromFlow([tin('in1', 'Gear')], 'other', 60), /no deployed telemetry-in node uses broker other/);
     assert.throws(() => parseDefaultInterval('1.5'), /defaultInterval must be an integer number of seconds >= 1 \(got "1.5"\)/);
@@ -73,18 +76,34 @@ describe('registration actions: inputs (HTTPS double, aedes broker)', function (
 
   it('fieldsFrom "flow" errors name the node, and nothing is sent', async function () {
     const flow = { brokerId: 'b1', nodes: [tin('in1', 'BatteryLevel'), tin('in9', '', { name: 'All of it' })] };
-    await assert.rejects(run({ action: 'ensure', fieldsFrom: 'flow' }, { vins: [V.none] }, { flow }), (e) => e.name === 'ValidationError' && /telemetry-config ensure: fieldsFrom "flow": telemetry-in "All of it" \(in9\) has no field filter/.test(e.message));
+    await assert.rejects(
+      run({ action: 'ensure', fieldsFrom: 'flow' }, { vins: [V.none] }, { flow }),
+      (e) =>
+        e.name === 'ValidationError' &&
+        /telemetry-config ensure: fieldsFrom "flow": telemetry-in "All of it" \(in9\) has no field filter/.test(e.message),
+    );
     await assert.rejects(run({ action: 'doctor', fieldsFrom: 'flow' }, { vins: [V.none] }, { flow: null }), /needs a broker/);
-    await assert.rejects(run({ action: 'doctor', fieldsFrom: 'flows' }, { vins: [V.none] }), /fieldsFrom must be "node" or "flow" \(got "flows"\)/);
+    await assert.rejects(
+      run({ action: 'doctor', fieldsFrom: 'flows' }, { vins: [V.none] }),
+      /fieldsFrom must be "node" or "flow" \(got "flows"\)/,
+    );
     assert.equal(f.d.calls.length, 0);
   });
 
   it('refuses bad input with an error naming it, before any call', async function () {
     const cases = [
-      [{ action: 'doctor' }, { action: 'docter', vins: [V.none] }, /unknown action "docter": use one of check, register, status, errors, delete, doctor, ensure, usage/],
+      [
+        { action: 'doctor' },
+        { action: 'docter', vins: [V.none] },
+        /unknown action "docter": use one of check, register, status, errors, delete, doctor, ensure, usage/,
+      ],
       [{ action: 'status' }, { vins: [V.none] }, /unknown action "status"/], // not one of these three: the other runner's
       [{ action: 'doctor' }, { vins: 42 }, /msg\.vins must be an array of VINs or a comma list \(got number\)/],
-      [{ action: 'doctor' }, { vins: [V.none, { vin: V.drift }] }, /msg\.vins must be an array of VINs or a comma list \(got an array with a non-string item\)/],
+      [
+        { action: 'doctor' },
+        { vins: [V.none, { vin: V.drift }] },
+        /msg\.vins must be an array of VINs or a comma list \(got an array with a non-string item\)/,
+      ],
       [{ action: 'doctor' }, { vins: `${V.none},5YJ3E1EA7KF00000` }, /VIN "5YJ3E1EA7KF00000" is malformed/],
       [{ action: 'doctor' }, { vins: ['5YJ3E1EA7KF00000O'] }, /VIN "5YJ3E1EA7KF00000O" is malformed/],
       [{ action: 'doctor', vins: '' }, {}, /at least one VIN is needed/],
@@ -94,14 +113,18 @@ describe('registration actions: inputs (HTTPS double, aedes broker)', function (
     ];
     for (const [props, msg, re] of cases) {
       const ctx = props.action === 'usage' ? { usage: null } : {};
-      await assert.rejects(run(props, msg, ctx), (e) => e.name === 'ValidationError' && re.test(e.message), `${JSON.stringify(msg)} → ${re}`);
+      await assert.rejects(
+        run(props, msg, ctx),
+        (e) => e.name === 'ValidationError' && re.test(e.message),
+        `${JSON.stringify(msg)} → ${re}`,
+      );
     }
     await assert.rejects(run({ action: 'doctor' }, { vins: [V.none] }, { client: null }), /needs a usable tesla-account/);
     assert.equal(f.d.calls.length, 0, 'no HTTP call for bad input');
     assert.equal(registrationActionOf('doctor', ' Ensure '), 'ensure');
   });
 
-  it('usage: the broker\'s counts for the node\'s VINs (every VIN when none), no HTTP call', async function () {
+  it("usage: the broker's counts for the node's VINs (every VIN when none), no HTTP call", async function () {
     await f.publish(`telemetry/${V.healthy}/v/BatteryLevel`, 80);
     await f.publish(`telemetry/${V.healthy}/v/Gear`, 'ShiftStateP');
     await f.publish(`telemetry/${V.silent}/v/BatteryLevel`, 60);
@@ -119,7 +142,7 @@ describe('registration actions: inputs (HTTPS double, aedes broker)', function (
     assert.equal(f.d.calls.length, 0);
   });
 
-  it('doctor compares with msg.config merged into the node\'s settings', async function () {
+  it("doctor compares with msg.config merged into the node's settings", async function () {
     const drift = await run({ action: 'doctor' }, { vins: [V.drift] }, { stream: null });
     assert.equal(drift.payload[0].state, 'drift');
     const result = await run({ action: 'doctor' }, { vins: [V.drift], config: { port: 4443 } }, { stream: null });

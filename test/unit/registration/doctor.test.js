@@ -34,7 +34,11 @@ describe('registration doctor (HTTPS double, aedes broker, fake clock)', functio
     t0 = f.clock.now();
     await f.publish(`telemetry/${V.silent}/v/BatteryLevel`, 70);
     f.clock.advance(2 * HOUR);
-    await f.publish(`telemetry/${V.silent}/connectivity`, { Status: 'DISCONNECTED', ConnectionId: 'c9', CreatedAt: '2026-03-10T14:00:00Z' });
+    await f.publish(`telemetry/${V.silent}/connectivity`, {
+      Status: 'DISCONNECTED',
+      ConnectionId: 'c9',
+      CreatedAt: '2026-03-10T14:00:00Z',
+    });
     await f.publish(`telemetry/${V.healthy}/v/BatteryLevel`, 80);
     f.clock.advance(5 * 60_000);
   });
@@ -64,8 +68,15 @@ describe('registration doctor (HTTPS double, aedes broker, fake clock)', functio
     const before = f.apiCalls().length;
     const result = await doctor(ALL);
     const calls = f.apiCalls().slice(before);
-    assert.deepEqual(result.payload.map((e) => e.vin), ALL, 'entries in the order asked');
-    assert.deepEqual(result.payload.map((e) => e.state), ALL.map((v) => EXPECTED[v]));
+    assert.deepEqual(
+      result.payload.map((e) => e.vin),
+      ALL,
+      'entries in the order asked',
+    );
+    assert.deepEqual(
+      result.payload.map((e) => e.state),
+      ALL.map((v) => EXPECTED[v]),
+    );
     const status = calls.filter((c) => c.route === '/api/1/vehicles/fleet_status');
     assert.equal(status.length, 1);
     assert.deepEqual(status[0].body, { vins: ALL });
@@ -93,7 +104,18 @@ describe('registration doctor (HTTPS double, aedes broker, fake clock)', functio
   it('fills the evidence with what was read', async function () {
     const { payload } = await doctor([V.silent, V.expiring, V.nokey, V.asleep, V.limit, V.healthy]);
     const [silent, expiring, nokey, asleep, limit, healthy] = payload;
-    const keys = ['keyPaired', 'firmware', 'synced', 'limitReached', 'differences', 'exp', 'vehicleState', 'lastLive', 'lastConnectivity', 'errors'];
+    const keys = [
+      'keyPaired',
+      'firmware',
+      'synced',
+      'limitReached',
+      'differences',
+      'exp',
+      'vehicleState',
+      'lastLive',
+      'lastConnectivity',
+      'errors',
+    ];
     for (const e of payload) assert.deepEqual(Object.keys(e.evidence), keys, e.vin);
     assert.deepEqual(silent.evidence, {
       keyPaired: true,
@@ -117,13 +139,19 @@ describe('registration doctor (HTTPS double, aedes broker, fake clock)', functio
     });
     assert.match(silent.reason, /no live message from it reached the broker for 2 h 5 min/);
     assert.match(silent.reason, /DISCONNECTED/);
-    assert.match(silent.fix, /^Check that telemetry\.example\.com:4433 is reachable from the internet and serves a certificate signed by the CA given \("CN=Telemetry Test CA"\); the car reported "dial_error \/ tls_handshake \/ x509: certificate signed by unknown authority"\.$/);
+    assert.match(
+      silent.fix,
+      /^Check that telemetry\.example\.com:4433 is reachable from the internet and serves a certificate signed by the CA given \("CN=Telemetry Test CA"\); the car reported "dial_error \/ tls_handshake \/ x509: certificate signed by unknown authority"\.$/,
+    );
     assert.equal(expiring.evidence.exp, Math.floor(t0 / 1000) + 3 * 86400);
     assert.match(expiring.fix, /later exp/);
     assert.deepEqual(expiring.evidence.differences, [], 'an exp the node did not set is not a difference');
     assert.equal(nokey.evidence.keyPaired, false);
     assert.equal(nokey.evidence.synced, null, 'no per-VIN call for a VIN fleet_status already decided');
-    assert.equal(nokey.fix, `Open https://tesla.com/_ak/${DOMAIN} on the phone with the Tesla app, approve the key for this car, then run doctor again.`);
+    assert.equal(
+      nokey.fix,
+      `Open https://tesla.com/_ak/${DOMAIN} on the phone with the Tesla app, approve the key for this car, then run doctor again.`,
+    );
     assert.equal(asleep.evidence.vehicleState, 'asleep');
     assert.equal(asleep.evidence.lastLive, null);
     assert.match(asleep.reason, /asleep/);
@@ -179,7 +207,10 @@ describe('registration doctor (HTTPS double, aedes broker, fake clock)', functio
     const vins = cases.map((_, i) => `5YJ3E1EA7KF1000${String(i).padStart(2, '0')}`);
     cases.forEach(([, car], i) => f.d.setVehicle(vins[i], car));
     const { payload } = await doctor(vins);
-    assert.deepEqual(payload.map((e) => e.state), cases.map(([s]) => s));
+    assert.deepEqual(
+      payload.map((e) => e.state),
+      cases.map(([s]) => s),
+    );
     assert.ok(DOCTOR_STATES.indexOf('key not paired') < DOCTOR_STATES.indexOf('healthy'));
     // pending names the differences and says how to replace the pending config.
     assert.match(payload[3].reason, /port: 4443 on the car, 4433 here/);
@@ -225,7 +256,11 @@ describe('registration doctor (HTTPS double, aedes broker, fake clock)', functio
     assert.equal(nokey.state, 'key not paired', "the config answer's key_paired decides");
     // fleet_status and the config answer disagree (a key removed since): not paired wins.
     const body = { response: { synced: true, config: ours(), limit_reached: false, key_paired: false } };
-    const fleetStatus = { body: { response: { key_paired_vins: [V.healthy], unpaired_vins: [], vehicle_info: { [V.healthy]: { firmware_version: '2025.2.6' } } } } };
+    const fleetStatus = {
+      body: {
+        response: { key_paired_vins: [V.healthy], unpaired_vins: [], vehicle_info: { [V.healthy]: { firmware_version: '2025.2.6' } } },
+      },
+    };
     const e = diagnose({ vin: V.healthy, now: f.clock.now(), fleetStatus, telemetryConfig: { body }, ours: ours() });
     assert.equal(e.state, 'key not paired');
     assert.equal(e.evidence.keyPaired, false);

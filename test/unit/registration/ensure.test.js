@@ -33,7 +33,8 @@ describe('ensure (HTTPS proxy double, fake clock, real cap file)', function () {
   });
 
   const capFor = (id = 'tc1') => EnsureCap.forNode(dataDir(userDir), id, { warn: (w) => warnings.push(w), now: f.clock.now });
-  const ensure = (cap, vins = ALL, extra = {}) => runRegistrationAction(f.ctx({ cap }), nodeProps({ action: 'ensure', ...extra }), { vins });
+  const ensure = (cap, vins = ALL, extra = {}) =>
+    runRegistrationAction(f.ctx({ cap }), nodeProps({ action: 'ensure', ...extra }), { vins });
   const posts = () => f.d.callsTo(/\/proxy\/api\/1\/vehicles\/fleet_telemetry_config$/, 'POST');
 
   it('pushes exactly the not configured, drift and expiring VINs, in one POST through the proxy, and merges the result', async function () {
@@ -62,7 +63,12 @@ describe('ensure (HTTPS proxy double, fake clock, real cap file)', function () {
     assert.equal(f.d.vehicle(V.nullcfg).telemetry.config, null);
     // No broker here: the car that would be silent counts as healthy.
     assert.equal(result.summary, '3 healthy · 3 pushed · 1 pending · 4 needs you');
-    assert.deepEqual(result.response.register, { response: { updated_vehicles: 3, skipped_vehicles: { missing_key: [], unsupported_hardware: [], unsupported_firmware: [], max_configs: [] } } });
+    assert.deepEqual(result.response.register, {
+      response: {
+        updated_vehicles: 3,
+        skipped_vehicles: { missing_key: [], unsupported_hardware: [], unsupported_firmware: [], max_configs: [] },
+      },
+    });
     // Nothing to push: no POST at all.
     const before = posts().length;
     const calm = await ensure(capFor('tc2'), [V.healthy, V.pending, V.nokey]);
@@ -171,11 +177,18 @@ describe('ensure (HTTPS proxy double, fake clock, real cap file)', function () {
     assert.equal(posts().length, 2, 'the refused POST and the one after Retry-After');
   });
 
-  it('a 429 on fleet_status makes every entry rate-limited with Tesla\'s wait, and no per-VIN call', async function () {
+  it("a 429 on fleet_status makes every entry rate-limited with Tesla's wait, and no per-VIN call", async function () {
     f.d.failNext(/fleet_status$/, { status: 429, headers: { 'retry-after': '3600' } });
     const before = f.apiCalls().length;
     const { payload } = await runRegistrationAction(f.ctx({ cap: capFor() }), nodeProps({ action: 'ensure' }), { vins: TO_PUSH });
-    assert.deepEqual(f.apiCalls().slice(before).map((c) => c.route), ['/api/1/vehicles/fleet_status'], 'fleet_status only');
+    assert.deepEqual(
+      f
+        .apiCalls()
+        .slice(before)
+        .map((c) => c.route),
+      ['/api/1/vehicles/fleet_status'],
+      'fleet_status only',
+    );
     for (const e of payload) {
       assert.equal(e.state, 'rate-limited');
       assert.equal(e.retryAfterSeconds, 3600);
@@ -197,7 +210,7 @@ describe('ensure (HTTPS proxy double, fake clock, real cap file)', function () {
     assert.equal(cap.lastPush(V.none), f.clock.now());
   });
 
-  it('does not push an expiring VIN when this node\'s own exp is within 7 days too', async function () {
+  it("does not push an expiring VIN when this node's own exp is within 7 days too", async function () {
     const exp = f.d.vehicle(V.expiring).telemetry.config.exp; // the car's own, 3 days ahead
     const { payload } = await ensure(capFor(), [V.expiring], { exp });
     assert.equal(payload[0].state, 'expiring');
@@ -205,14 +218,22 @@ describe('ensure (HTTPS proxy double, fake clock, real cap file)', function () {
     assert.equal(payload[0].pushed, false);
     assert.match(payload[0].fix, /^Set a later exp/);
     // planEnsure alone: the same rule, and the cap.
-    const entries = [{ vin: 'A', state: 'expiring' }, { vin: 'B', state: 'drift' }, { vin: 'C', state: 'pending' }, { vin: 'D', state: 'not configured' }];
+    const entries = [
+      { vin: 'A', state: 'expiring' },
+      { vin: 'B', state: 'drift' },
+      { vin: 'C', state: 'pending' },
+      { vin: 'D', state: 'not configured' },
+    ];
     const plan = planEnsure(entries, { heldUntil: (vin) => (vin === 'D' ? 5 : null) }, 0, null);
     assert.deepEqual(plan.push, ['A', 'B']);
     assert.deepEqual([...plan.held], [['D', 5]]);
   });
 
   it('checks the whole config before any call', async function () {
-    await assert.rejects(ensure(capFor(), [V.none], { hostname: '' }), (e) => e.name === 'ValidationError' && /hostname is required/.test(e.message));
+    await assert.rejects(
+      ensure(capFor(), [V.none], { hostname: '' }),
+      (e) => e.name === 'ValidationError' && /hostname is required/.test(e.message),
+    );
     assert.equal(f.d.calls.length, 0);
   });
 

@@ -192,22 +192,42 @@ describe('usage meter (aedes broker, fake clock)', function () {
     assert.deepEqual(Object.keys(a), ['vin', 'field', 'minimumDelta', 'savesPerDay']);
   });
 
-  it('uses yesterday\'s count of the field as the day\'s signals when there is one', async function () {
+  it("uses yesterday's count of the field as the day's signals when there is one", async function () {
     clock.t = Date.UTC(2026, 2, 10, 20);
     for (let i = 0; i < 40; i++) await send(`telemetry/${VIN1}/v/InsideTemp`, 21);
     clock.t = Date.UTC(2026, 2, 11, 9);
-    await stream(VIN1, 'InsideTemp', Array.from({ length: 40 }, (_, i) => [21.1, 21.4, 21.2, 21.3][i % 4]), 60_000);
+    await stream(
+      VIN1,
+      'InsideTemp',
+      Array.from({ length: 40 }, (_, i) => [21.1, 21.4, 21.2, 21.3][i % 4]),
+      60_000,
+    );
     const [a] = conn.usage.report().advice;
     assert.equal(a.minimumDelta, 0.5); // range 0.3 (21.4 - 21.1 carries binary noise)
     assert.equal(a.savesPerDay, Math.round(40 * (39 / 40)));
   });
 
   it('never advises a field that only climbs, nor one with fewer than 30 values in the last hour', async function () {
-    await stream(VIN1, 'Odometer', Array.from({ length: 60 }, (_, i) => 1000 + i * 0.1), 30_000);
-    await stream(VIN2, 'ChargerVoltage', Array.from({ length: 29 }, (_, i) => (i % 2 ? 231 : 229)), 30_000);
+    await stream(
+      VIN1,
+      'Odometer',
+      Array.from({ length: 60 }, (_, i) => 1000 + i * 0.1),
+      30_000,
+    );
+    await stream(
+      VIN2,
+      'ChargerVoltage',
+      Array.from({ length: 29 }, (_, i) => (i % 2 ? 231 : 229)),
+      30_000,
+    );
     assert.deepEqual(conn.usage.report().advice, []);
     // 60 oscillating values 150 s apart: only the last 24 are within the hour of the report.
-    await stream(VIN3, 'ChargerVoltage', Array.from({ length: 60 }, (_, i) => (i % 2 ? 231 : 229)), 150_000);
+    await stream(
+      VIN3,
+      'ChargerVoltage',
+      Array.from({ length: 60 }, (_, i) => (i % 2 ? 231 : 229)),
+      150_000,
+    );
     assert.equal(conn.usage.recentValues(VIN3, 'ChargerVoltage').length, 24);
     assert.deepEqual(conn.usage.report().advice, []);
   });
@@ -216,8 +236,19 @@ describe('usage meter (aedes broker, fake clock)', function () {
 describe('usage meter, pure parts', function () {
   it('series125AtLeast: the smallest 1-2-5 number >= x, binary noise ignored', function () {
     const cases = [
-      [0.3, 0.5], [0.5, 0.5], [20.6 - 20.1, 0.5], [21.4 - 21.1, 0.5], [0.07, 0.1], [1, 1], [1.5, 2],
-      [3, 5], [7, 10], [10, 10], [120, 200], [0.0002, 0.0002], [4e-7, 5e-7],
+      [0.3, 0.5],
+      [0.5, 0.5],
+      [20.6 - 20.1, 0.5],
+      [21.4 - 21.1, 0.5],
+      [0.07, 0.1],
+      [1, 1],
+      [1.5, 2],
+      [3, 5],
+      [7, 10],
+      [10, 10],
+      [120, 200],
+      [0.0002, 0.0002],
+      [4e-7, 5e-7],
     ];
     for (const [x, want] of cases) assert.equal(series125AtLeast(x), want, `x = ${x}`);
     assert.ok(Number.isNaN(series125AtLeast(0)));
