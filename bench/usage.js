@@ -5,7 +5,7 @@
 //   inject      BrokerConnection.inject() (decode, freshness, usage counting, no listener)
 //   injectBare  the same with the meter's record/recordBad replaced by no-ops
 // ns per message: median of `reps` passes after 2 warm-ups, the paths interleaved in each pass.
-// Also: heap held by the meter after the run, and the time of one report() over every VIN.
+// Also: memory (heap and typed-array buffers) the meter holds for the fleet, and the time of one report() over every VIN.
 // Usage: node bench/usage.js [messages] [vins] [reps]   (prints JSON)
 const { BrokerConnection } = require('../nodes/lib/broker-connection');
 const { UsageMeter } = require('../nodes/lib/usage');
@@ -60,12 +60,15 @@ function main() {
   out.reportAdvice = report.advice.length;
   out.signalsCounted = report.total.signals;
   if (global.gc) {
-    global.gc();
-    const before = process.memoryUsage().heapUsed;
+    // Heap the counts and rings of this fleet take: a fresh meter, kept alive while measured.
     const fresh = new UsageMeter(clock);
+    global.gc();
+    const used = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+    const before = used();
     for (const d of decoded) fresh.record(d);
     global.gc();
-    out.meterHeapMB = Math.round(((process.memoryUsage().heapUsed - before) / 1048576) * 10) / 10;
+    out.meterMB = Math.round(((used() - before) / 1048576) * 10) / 10;
+    out.fieldTracks = fresh.vins().reduce((n, v) => n + Object.keys(fresh.report(v).vins[v].fields).length, 0);
   }
   out.messages = N;
   out.vins = VINS;
