@@ -4,7 +4,8 @@
 //   record      UsageMeter.record() alone on the decoded messages (fleet of `vins` cars)
 //   inject      BrokerConnection.inject() (decode, freshness, usage counting, no listener)
 //   injectBare  the same with the meter's record/recordBad replaced by no-ops
-// ns per message: median of `reps` passes after 2 warm-ups, the paths interleaved in each pass.
+// ns per message (wall and process CPU): median of `reps` passes after 2 warm-ups, the paths
+// interleaved in each pass.
 // Also: memory (heap and typed-array buffers) the meter holds for the fleet, and the time of one report() over every VIN.
 // Usage: node bench/usage.js [messages] [vins] [reps]   (prints JSON)
 const { BrokerConnection } = require('../nodes/lib/broker-connection');
@@ -43,16 +44,26 @@ function main() {
       for (let i = 0; i < msgs.length; i++) bare.inject(msgs[i].topic, msgs[i].payload, false);
     },
   };
+  // Wall time, and CPU time of the process (what a shared, busy machine distorts least).
   const times = Object.fromEntries(Object.keys(paths).map((k) => [k, []]));
+  const cpu = Object.fromEntries(Object.keys(paths).map((k) => [k, []]));
   for (let r = 0; r < REPS + 2; r++) {
     for (const [name, fn] of Object.entries(paths)) {
+      const c0 = process.cpuUsage();
       const start = process.hrtime.bigint();
       fn();
-      if (r >= 2) times[name].push(Number(process.hrtime.bigint() - start) / msgs.length);
+      const wall = Number(process.hrtime.bigint() - start);
+      const c = process.cpuUsage(c0);
+      if (r >= 2) {
+        times[name].push(wall / msgs.length);
+        cpu[name].push(((c.user + c.system) * 1000) / msgs.length);
+      }
     }
   }
   const out = Object.fromEntries(Object.entries(times).map(([k, xs]) => [`${k}NsPerMessage`, Math.round(median(xs))]));
+  for (const [k, xs] of Object.entries(cpu)) out[`${k}CpuNsPerMessage`] = Math.round(median(xs));
   out.usageCostInInjectNs = out.injectNsPerMessage - out.injectBareNsPerMessage;
+  out.usageCostInInjectCpuNs = out.injectCpuNsPerMessage - out.injectBareCpuNsPerMessage;
   const start = process.hrtime.bigint();
   const report = meter.report();
   out.reportMs = Number(process.hrtime.bigint() - start) / 1e6;
