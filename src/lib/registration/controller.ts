@@ -43,9 +43,9 @@ export class ValidationError extends Error {
 }
 
 /** Per client: no config call before this time (a 429's Retry-After). */
-const blockedUntil = new WeakMap<object, number>();
+export const blockedUntil = new WeakMap<object, number>();
 
-function retryAtOf(e: unknown, now: number): number | null {
+export function retryAtOf(e: unknown, now: number): number | null {
   const err = e as { kind?: string; retryAfterSeconds?: number | null; retryAt?: number | null };
   if (err?.kind !== 'rate-limited') return null;
   if (typeof err.retryAt === 'number') return err.retryAt;

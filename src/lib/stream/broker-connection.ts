@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import mqtt, { IClientOptions, MqttClient } from 'mqtt';
 import { BadInput, Decoded, TopicParser, decode, isBad, subscriptionTopics } from './decode';
 import { Clock, FreshnessTracker, realClock } from './freshness';
+import { UsageMeter } from './usage';
 
 export interface BrokerSettings {
   url: string;
@@ -54,6 +55,8 @@ export function checkSettings(s: BrokerSettings): string[] {
 /** Emits `state` (state, detail) on every change: `connected` once the subscriptions are granted. */
 export class BrokerConnection extends EventEmitter {
   readonly tracker: FreshnessTracker;
+  /** Signals (live `v` messages) per UTC day, VIN and field: what streaming costs. */
+  readonly usage: UsageMeter;
   readonly parser: TopicParser;
   readonly topics: string[];
   private client: MqttClient | null = null;
@@ -70,6 +73,7 @@ export class BrokerConnection extends EventEmitter {
   ) {
     super();
     this.tracker = new FreshnessTracker(clock);
+    this.usage = new UsageMeter(clock);
     this.parser = new TopicParser(settings.topicBase);
     this.topics = subscriptionTopics(settings.topicBase, settings.sharedGroup || undefined);
   }
@@ -177,6 +181,7 @@ export class BrokerConnection extends EventEmitter {
     if (isBad(d)) {
       this.stats.bad++;
       if (d.info) this.tracker.touch(d.info.vin, !retain, at);
+      this.usage.recordBad(d);
       for (const l of this.users) {
         try {
           l.onBadInput(d);
@@ -187,6 +192,7 @@ export class BrokerConnection extends EventEmitter {
       return;
     }
     this.tracker.touch(d.vin, d.live, at);
+    this.usage.record(d);
     const users = this.users;
     for (let i = 0; i < users.length; i++) {
       try {

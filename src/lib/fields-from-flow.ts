@@ -1,0 +1,96 @@
+/**
+ * `fieldsFrom: "flow"`: the telemetry config asks for exactly the fields the flow listens to —
+ * the union of the `fields` filters of every deployed `telemetry-in` on the same broker, each
+ * at the default interval unless the node's own fields table names it. A `telemetry-in` on
+ * that broker without a field filter would ask the car for every field: that is an error
+ * naming the node, never a silent "all fields".
+ */
+import type { FieldSettingInput } from './telemetry-config';
+import { ERRORS } from './registration-texts';
+import { parseList } from './util';
+
+/** A node of the deployed flow, as flow JSON has it (only what is read here). */
+export interface FlowNode {
+  id: string;
+  type: string;
+  name?: string;
+  /** telemetry-in: the telemetry-broker's id. */
+  broker?: string;
+  /** telemetry-in: comma list; empty = every field. */
+  fields?: unknown;
+  /** Disabled node (not deployed). */
+  d?: boolean;
+}
+
+export class FieldsFromFlowError extends Error {
+  override readonly name = 'FieldsFromFlowError';
+}
+
+/** How an error names a node: `"Name" (id)`, or the id alone. */
+export function nodeLabel(n: Pick<FlowNode, 'id' | 'name'>): string {
+  return typeof n.name === 'string' && n.name.trim() !== '' ? `"${n.name.trim()}" (${n.id})` : n.id;
+}
+
+/** `defaultInterval` as whole seconds ≥ 1; throws naming it otherwise. Default 60. */
+export function parseDefaultInterval(raw: unknown): number {
+  if (raw === undefined || raw === null || raw === '') return 60;
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isInteger(n) || n < 1) throw new FieldsFromFlowError(ERRORS.defaultIntervalBad(raw));
+  return n;
+}
+
+/** The node's fields table as `{Name: setting}`, from the object or the array (editor rows) form. */
+function tableOf(fieldsTable: unknown): Map<string, FieldSettingInput> {
+  const out = new Map<string, FieldSettingInput>();
+  if (Array.isArray(fieldsTable)) {
+    for (const row of fieldsTable) {
+      if (row && typeof row === 'object' && typeof (row as { name?: unknown }).name === 'string') {
+        const { name, ...setting } = row as { name: string } & FieldSettingInput;
+        out.set(name.trim(), setting);
+      }
+    }
+  } else if (fieldsTable && typeof fieldsTable === 'object') {
+    for (const [name, setting] of Object.entries(fieldsTable as Record<string, unknown>)) {
+      out.set(
+        name.trim(),
+        setting && typeof setting === 'object' ? (setting as FieldSettingInput) : { interval_seconds: setting as number },
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * The config's fields for `fieldsFrom: "flow"`, in the order the flow first names them.
+ * Throws FieldsFromFlowError naming what is wrong: a telemetry-in on the broker without a
+ * field filter, no telemetry-in on the broker at all, or a bad `defaultInterval`.
+ */
+export function fieldsFromFlow(
+  nodes: readonly FlowNode[],
+  brokerId: string,
+  defaultInterval: unknown,
+  fieldsTable?: unknown,
+): Record<string, FieldSettingInput> {
+  const interval = parseDefaultInterval(defaultInterval);
+  const table = tableOf(fieldsTable);
+  const listeners = nodes.filter((n) => n && n.type === 'telemetry-in' && n.broker === brokerId && n.d !== true);
+  if (listeners.length === 0) throw new FieldsFromFlowError(ERRORS.noTelemetryIn(brokerId));
+  const names: string[] = [];
+  const seen = new Set<string>();
+  for (const n of listeners) {
+    const fields = parseList(n.fields);
+    if (fields.length === 0) throw new FieldsFromFlowError(ERRORS.telemetryInAllFields(nodeLabel(n)));
+    for (const f of fields) {
+      if (!seen.has(f)) {
+        seen.add(f);
+        names.push(f);
+      }
+    }
+  }
+  const out: Record<string, FieldSettingInput> = {};
+  for (const name of names) {
+    const own = table.get(name);
+    out[name] = own ? { ...own } : { interval_seconds: interval };
+  }
+  return out;
+}
