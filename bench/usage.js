@@ -1,4 +1,5 @@
 'use strict';
+const { lib } = require('../test/support/paths');
 // What counting streaming usage costs on the hot path. Fleet messages from the simulator are
 // decoded once up front; then, per pass:
 //   record      UsageMeter.record() alone on the decoded messages (fleet of `vins` cars)
@@ -8,9 +9,9 @@
 // interleaved in each pass.
 // Also: memory (heap and typed-array buffers) the meter holds for the fleet, and the time of one report() over every VIN.
 // Usage: node bench/usage.js [messages] [vins] [reps]   (prints JSON)
-const { BrokerConnection } = require('../nodes/lib/broker-connection');
-const { UsageMeter } = require('../nodes/lib/usage');
-const { decode, TopicParser } = require('../nodes/lib/decode');
+const { BrokerConnection } = lib('stream/broker-connection');
+const { UsageMeter } = lib('stream/usage');
+const { decode, TopicParser } = lib('stream/decode');
 const { fleetMessages } = require('../dev/simulator');
 const { median } = require('./lib/stats');
 

@@ -1,14 +1,15 @@
 'use strict';
+const { lib } = require('../../support/paths');
 /**
  * The registration actions' inputs: fieldsFrom "flow" (the union of the telemetry-in filters
  * on the broker), the usage action on a real broker, and bad input — an unknown action, a
  * malformed VIN list, a missing broker — refused with an error naming it before any call.
  */
 const assert = require('node:assert/strict');
-const { runRegistrationAction, registrationActionOf, registrationStatus } = require('../../../nodes/lib/registration-actions');
-const { fieldsFromFlow, parseDefaultInterval } = require('../../../nodes/lib/fields-from-flow');
-const { EnsureCap } = require('../../../nodes/lib/ensure');
-const { signalsToUsd } = require('../../../nodes/lib/usage');
+const { runRegistrationAction, registrationActionOf, registrationStatus } = lib('registration/actions');
+const { fieldsFromFlow, parseDefaultInterval } = lib('registration/fields-from-flow');
+const { EnsureCap } = lib('registration/ensure');
+const { signalsToUsd } = lib('stream/usage');
 const { setup, V, nodeProps, ours } = require('./fixture');
 
 const tin = (id, fields, extra = {}) => ({ id, type: 'telemetry-in', z: 'tab1', broker: 'b1', fields, ...extra });

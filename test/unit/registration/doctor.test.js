@@ -1,12 +1,13 @@
 'use strict';
+const { lib } = require('../../support/paths');
 /**
  * The registration doctor (src/lib/doctor.ts through src/lib/registration-actions.ts) against
  * the HTTPS Fleet API / proxy double, with the real FleetApiClient, and the stream's evidence
  * from a real aedes broker. Time is a fake clock shared by all three.
  */
 const assert = require('node:assert/strict');
-const { runRegistrationAction, summariseEntries, registrationStatus } = require('../../../nodes/lib/registration-actions');
-const { diagnose, DOCTOR_STATES } = require('../../../nodes/lib/doctor');
+const { runRegistrationAction, summariseEntries, registrationStatus } = lib('registration/actions');
+const { diagnose, DOCTOR_STATES } = lib('registration/doctor');
 const { setup, V, nodeProps, ours, DOMAIN, HOUR } = require('./fixture');
 
 const ALL = Object.values(V);

@@ -1,4 +1,5 @@
 'use strict';
+const { lib } = require('../../support/paths');
 /**
  * `ensure` (src/lib/ensure.ts through src/lib/registration-actions.ts) against the HTTPS
  * proxy double with the real FleetApiClient: exactly the right VINs pushed in one POST, the
@@ -8,9 +9,9 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { runRegistrationAction } = require('../../../nodes/lib/registration-actions');
-const { runAction } = require('../../../nodes/lib/telemetry-config-runner');
-const { EnsureCap, dataDir, planEnsure, PUSH_INTERVAL_MS } = require('../../../nodes/lib/ensure');
+const { runRegistrationAction } = lib('registration/actions');
+const { runAction } = lib('registration/controller');
+const { EnsureCap, dataDir, planEnsure, PUSH_INTERVAL_MS } = lib('registration/ensure');
 const { setup, V, nodeProps, ours, HOUR, DAY } = require('./fixture');
 
 const ALL = Object.values(V);

@@ -1,4 +1,5 @@
 'use strict';
+const { lib } = require('../../support/paths');
 /**
  * What the registration tests share: the HTTPS Fleet API / proxy double on a fake clock, the
  * real FleetApiClient talking to it, a real aedes broker with a BrokerConnection on the same
@@ -7,10 +8,10 @@
 const { once } = require('node:events');
 const { startFleetDouble } = require('../../../dev/fleet-double');
 const { makeCA } = require('../../../dev/selfsigned');
-const { FleetApiClient } = require('../../../nodes/lib/fleet-api');
-const { BrokerConnection } = require('../../../nodes/lib/broker-connection');
-const tc = require('../../../nodes/lib/telemetry-config');
-const { streamEvidenceOf } = require('../../../nodes/lib/registration-actions');
+const { FleetApiClient } = lib('fleet-api');
+const { BrokerConnection } = lib('stream/broker-connection');
+const tc = lib('registration');
+const { streamEvidenceOf } = lib('registration/actions');
 const { startBroker, publisher } = require('../../support/broker');
 const { fakeClock } = require('../../support/clock');
 

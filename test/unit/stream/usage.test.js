@@ -1,4 +1,5 @@
 'use strict';
+const { lib } = require('../../support/paths');
 /**
  * Streaming usage (src/lib/usage.ts) counted by a real BrokerConnection fed through a real
  * MQTT broker (in-process aedes): live `v` messages are signals; retained re-deliveries,
@@ -6,8 +7,8 @@
  * jitter window's hour are exact.
  */
 const assert = require('node:assert/strict');
-const { BrokerConnection } = require('../../../nodes/lib/broker-connection');
-const { UsageMeter, judgeJitter, series125AtLeast, signalsToUsd, SIGNALS_PER_DOLLAR } = require('../../../nodes/lib/usage');
+const { BrokerConnection } = lib('stream/broker-connection');
+const { UsageMeter, judgeJitter, series125AtLeast, signalsToUsd, SIGNALS_PER_DOLLAR } = lib('stream/usage');
 const { startBroker, publisher } = require('../../support/broker');
 const { fakeClock } = require('../../support/clock');
 

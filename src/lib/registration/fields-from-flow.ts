@@ -5,9 +5,9 @@
  * that broker without a field filter would ask the car for every field: that is an error
  * naming the node, never a silent "all fields".
  */
-import type { FieldSettingInput } from './telemetry-config';
-import { ERRORS } from './registration-texts';
-import { parseList } from './util';
+import type { FieldSettingInput } from './index';
+import { ERRORS } from './texts';
+import { parseList } from '../common/util';
 
 /** A node of the deployed flow, as flow JSON has it (only what is read here). */
 export interface FlowNode {

@@ -12,13 +12,13 @@
  * A 429 blocks every further call of the account until Retry-After; the VINs not read say so.
  * With a daily budget, a VIN whose billed calls today reached it gets no call.
  */
-import type { BrokerConnection } from './broker-connection';
+import type { BrokerConnection } from '../stream/broker-connection';
 import { DoctorEntry, DoctorEvidence, PUSH_STATES, Read, StreamEvidence, diagnose, failedEntry } from './doctor';
 import { EnsureCap, planEnsure } from './ensure';
 import { FieldsFromFlowError, FlowNode, fieldsFromFlow } from './fields-from-flow';
-import type { FleetApiClient } from './fleet-api/client';
-import { ERRORS, FIXES, REASONS, SUMMARY_LABELS, usageSummary } from './registration-texts';
-import type { NodeStatus } from './status';
+import type { FleetApiClient } from '../fleet-api/client';
+import { ERRORS, FIXES, REASONS, SUMMARY_LABELS, usageSummary } from './texts';
+import type { NodeStatus } from '../common/status';
 import {
   ACTIONS,
   FleetTelemetryConfig,
@@ -35,9 +35,9 @@ import {
   MIN_FIRMWARE,
   parseVins,
   validate,
-} from './telemetry-config';
-import { ValidationError, blockedUntil, retryAtOf } from './telemetry-config-runner';
-import type { UsageMeter, UsageReport } from './usage';
+} from './index';
+import { ValidationError, blockedUntil, retryAtOf } from './controller';
+import type { UsageMeter, UsageReport } from '../stream/usage';
 
 export const REGISTRATION_ACTIONS = ['doctor', 'ensure', 'usage'] as const;
 export type RegistrationAction = (typeof REGISTRATION_ACTIONS)[number];

@@ -3,7 +3,7 @@
  * derivation, in one place: reasons (what was found), fixes (one sentence: what to do),
  * errors (what was wrong with the input, by name), warnings and the status summary.
  */
-import { MIN_FIRMWARE, pairingLink } from './telemetry-config';
+import { MIN_FIRMWARE, pairingLink } from './index';
 
 const MIN = 60_000;
 

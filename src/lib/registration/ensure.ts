@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { DoctorEntry, EXPIRING_WITHIN_MS, PUSH_STATES } from './doctor';
-import { WARNINGS } from './registration-texts';
+import { WARNINGS } from './texts';
 
 export const PUSH_INTERVAL_MS = 24 * 3_600_000;
 const FORMAT = 'tesla-fleet-telemetry/ensure-cap';

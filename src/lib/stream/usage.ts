@@ -11,9 +11,9 @@
  * "yesterday" on its first signal of a new day, so there is no timer and no walk over every
  * field at midnight. Everything else (sums, jitter analysis) is done when a report is asked.
  */
-import { Clock, realClock } from './clock';
+import { Clock, realClock } from '../common/clock';
 import type { BadInput, Decoded } from './decode';
-import { parseList } from './util';
+import { parseList } from '../common/util';
 
 /** Tesla's price for streaming. */
 export const SIGNALS_PER_DOLLAR = 150_000;

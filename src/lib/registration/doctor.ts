@@ -22,8 +22,8 @@ import {
   interpretCheck,
   interpretErrors,
   interpretStatus,
-} from './telemetry-config';
-import { FIXES, REASONS, caName } from './registration-texts';
+} from './index';
+import { FIXES, REASONS, caName } from './texts';
 
 /** Doctor states, in priority order (the first that applies wins), then the failures. */
 export const DOCTOR_STATES = [
