@@ -5,7 +5,7 @@ const { ROOT } = require('../support/paths');
  * (no browser download), against the Node-RED that `npm start` runs (dev/start.js, in a child
  * process: Node-RED can be initialised only once per process).
  *
- *   npm run build && npx mocha --no-config --timeout 120000 test/browser/editor.test.js
+ *   npm run test:browser
  *
  * Checks: the palette shows our three flow nodes under "tesla"; a flow node dropped from the
  * palette offers the config nodes; each of the five node types' edit dialog opens, its inputs
@@ -44,7 +44,7 @@ const SHORT = 10000; // most UI steps: well under a second; generous for a loade
 
 /** The opening words of a node's help (its data-help-name block's first paragraph), as text. */
 function helpPhrase(type) {
-  const html = fs.readFileSync(path.join(REPO, 'nodes', `${type}.html`), 'utf8');
+  const html = fs.readFileSync(path.join(REPO, 'nodes', 'locales', 'en-US', `${type}.html`), 'utf8');
   const block = new RegExp(`data-help-name="${type}">([\\s\\S]*?)</script>`).exec(html);
   assert.ok(block, `${type}.html has a data-help-name block`);
   const para = /<p>([\s\S]*?)<\/p>/.exec(block[1]);
