@@ -130,18 +130,18 @@
                     .val(isSet(value) ? value : "")
                     .appendTo(row);
             }
-            function heading(width, key, tipKey) {
-                return $("<span>").css({ width: width }).text(_(key)).attr("title", _(tipKey));
+            function heading(width, text, tip) {
+                return $("<span>").css({ width: width }).text(text).attr("title", tip);
             }
             fieldsList.css({ "min-height": "150px", "min-width": "450px" }).editableList({
                 addButton: _("telemetry-config.fields.add"),
                 removable: true,
                 sortable: true,
                 header: $("<div>").css({ display: "flex", gap: "6px", "padding-left": "28px", "font-size": "0.9em", opacity: 0.8 }).append(
-                    heading("40%", "telemetry-config.fields.name", "telemetry-config.fields.nameTip"),
-                    heading("17%", "telemetry-config.fields.interval", "telemetry-config.fields.intervalTip"),
-                    heading("17%", "telemetry-config.fields.delta", "telemetry-config.fields.deltaTip"),
-                    heading("17%", "telemetry-config.fields.resend", "telemetry-config.fields.resendTip")
+                    heading("40%", _("telemetry-config.fields.name"), _("telemetry-config.fields.nameTip")),
+                    heading("17%", _("telemetry-config.fields.interval"), _("telemetry-config.fields.intervalTip")),
+                    heading("17%", _("telemetry-config.fields.delta"), _("telemetry-config.fields.deltaTip")),
+                    heading("17%", _("telemetry-config.fields.resend"), _("telemetry-config.fields.resendTip"))
                 ),
                 addItem: function(container, index, data) {
                     container.css({ display: "flex", gap: "6px", "align-items": "center" });
