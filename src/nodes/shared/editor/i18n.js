@@ -15,7 +15,8 @@
         var ns = null;
         return function(key, options) {
             if (!ns) {
-                var set = RED.nodes.registry.getNodeSetForType(type);
+                var registry = RED.nodes.registry;
+                var set = registry && registry.getNodeSetForType ? registry.getNodeSetForType(type) : null;
                 ns = set ? set.id : null; // "<module>/<type>", the catalog's namespace
             }
             var full = key.indexOf(":") < 0 && ns ? ns + ":" + key : key;
