@@ -486,6 +486,32 @@ describe('editor in a browser (npm start + Chromium)', function () {
     }
   });
 
+  it("telemetry config: a node imported with a bad setting is flagged with the runtime's words, unopened", async function () {
+    const id = await page.evaluate((z) => {
+      let account = null;
+      RED.nodes.eachConfig((n) => { if (n.type === 'tesla-account') account = account || n.id; });
+      const { nodes: [node] } = RED.nodes.import([{
+        id: 'tc-import-check', type: 'telemetry-config', z, x: 600, y: 520, wires: [[]], name: 'imported', account, action: 'register',
+        hostname: 'https://x.example.com/y', port: 4433, ca: '', fields: { BatteryLevel: { interval_seconds: 60 } }, vins: '', exp: '',
+      }], { generateIds: true });
+      RED.view.redraw();
+      return node.id;
+    }, scratchTab);
+    const errors = await page.waitForFunction((nodeId) => {
+      const n = RED.nodes.node(nodeId);
+      return n && n.valid === false && n.validationErrors;
+    }, id);
+    const messages = await errors.jsonValue();
+    assert.ok(messages.some((m) => /hostname "https:\/\/x\.example\.com\/y" has a scheme/.test(m)), JSON.stringify(messages));
+    // fixed on the node itself: valid again once the runtime answered for the new settings
+    await page.evaluate((nodeId) => {
+      const n = RED.nodes.node(nodeId);
+      n.hostname = 'x.example.com';
+      RED.editor.validateNode(n);
+    }, id);
+    await page.waitForFunction((nodeId) => RED.nodes.node(nodeId).valid === true, id);
+  });
+
   it('removes the scratch flow again', async function () {
     await page.locator(`#red-ui-tab-${scratchTab} a`).dblclick();
     await page.locator('#node-dialog-delete').click();
