@@ -5,11 +5,13 @@ const { ROOT } = require('../support/paths');
  * (no browser download), against the Node-RED that `npm start` runs (dev/start.js, in a child
  * process: Node-RED can be initialised only once per process).
  *
- *   npm run build && npx mocha --no-config --timeout 120000 test/browser/editor.test.js
+ *   npm run test:browser
  *
  * Checks: the palette shows our three flow nodes under "tesla"; a flow node dropped from the
  * palette offers the config nodes; each of the five node types' edit dialog opens, its inputs
- * render, a bad value is flagged and its help appears in the help sidebar; each example imports
+ * render, a bad value is flagged, no raw message-catalog key (`telemetry-in.label.vins`) shows
+ * anywhere in it, and its help appears in the help sidebar; the validation texts are the
+ * catalogs'; telemetry config's checks and preview are the runtime's answers; each example imports
  * through Import ▸ Examples; after filling the broker placeholders the deploy succeeds (no error
  * notification, no runtime error logged but for the account placeholders left empty); within
  * 30 s the debug sidebar shows a message from a simulated car, sent by an imported example;
@@ -38,13 +40,16 @@ const PALETTE_LABELS = { 'telemetry-in': 'telemetry in', 'vehicle-data': 'vehicl
 /** How a freshly dropped node is labelled on the canvas (telemetry-config: its default action). */
 const NEW_NODE_LABELS = { 'telemetry-in': 'telemetry in', 'vehicle-data': 'vehicle data', 'telemetry-config': 'telemetry status' };
 const SHORT = 10000; // most UI steps: well under a second; generous for a loaded CI machine
+const TYPES = ['telemetry-broker', 'telemetry-in', 'tesla-account', 'vehicle-data', 'telemetry-config'];
+/** Text that is a message-catalog key, not its words: `telemetry-in.label.vins`, `node-red:common.label.name`. */
+const RAW_KEY = new RegExp(`(^|[^\\w/-])((${TYPES.join('|')})\\.[A-Za-z]|node-red:|common\\.label\\.)`);
 
 // ---------------------------------------------------------------------------------------------
 // helpers
 
 /** The opening words of a node's help (its data-help-name block's first paragraph), as text. */
 function helpPhrase(type) {
-  const html = fs.readFileSync(path.join(REPO, 'nodes', `${type}.html`), 'utf8');
+  const html = fs.readFileSync(path.join(REPO, 'nodes', 'locales', 'en-US', `${type}.html`), 'utf8');
   const block = new RegExp(`data-help-name="${type}">([\\s\\S]*?)</script>`).exec(html);
   assert.ok(block, `${type}.html has a data-help-name block`);
   const para = /<p>([\s\S]*?)<\/p>/.exec(block[1]);
@@ -56,6 +61,11 @@ function helpPhrase(type) {
     .replace(/\s+/g, ' ')
     .trim();
   return text.split(' ').slice(0, 7).join(' ');
+}
+
+/** A node's message catalog, as the build wrote it. */
+function catalog(type) {
+  return JSON.parse(fs.readFileSync(path.join(REPO, 'nodes', 'locales', 'en-US', `${type}.json`), 'utf8'))[type];
 }
 
 function readExamples() {
@@ -244,6 +254,33 @@ describe('editor in a browser (npm start + Chromium)', function () {
     for (const s of selectors) await page.locator(s).waitFor({ state: 'visible' });
   }
 
+  /** Every word of the tray in front (text, hidden rows too, placeholders, titles) is a catalog's text, not its key. */
+  async function expectNoRawKeys(what) {
+    const texts = await topTray().evaluate((tray) => {
+      const out = [];
+      const walker = document.createTreeWalker(tray, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+        if (!n.parentElement.closest('style, script') && n.nodeValue.trim()) out.push(n.nodeValue.trim());
+      }
+      for (const el of tray.querySelectorAll('[placeholder], [title]')) {
+        for (const a of ['placeholder', 'title']) if (el.getAttribute(a)) out.push(el.getAttribute(a));
+      }
+      // A key missing from the catalog leaves its element empty (or shows the key): none may be.
+      const empty = [];
+      for (const el of tray.querySelectorAll('[data-i18n]')) {
+        for (const key of el.getAttribute('data-i18n').split(';')) {
+          const attr = /^\[(\w+)\]/.exec(key);
+          const value = attr && attr[1] !== 'html' ? el.getAttribute(attr[1]) : el.textContent;
+          if (!value || !value.trim()) empty.push(key);
+        }
+      }
+      return { out, empty };
+    });
+    assert.ok(texts.out.length > 10, `${what}: the dialog has words (${texts.out.length})`);
+    assert.deepEqual(texts.out.filter((t) => RAW_KEY.test(t)), [], `${what}: raw message keys in the dialog`);
+    assert.deepEqual(texts.empty, [], `${what}: elements whose catalog text is missing`);
+  }
+
   /** The tray's help button shows the type's help in the help sidebar. */
   async function expectHelp(type) {
     await topTray().locator('.red-ui-tray-footer-left button:has(i.fa-book)').click();
@@ -334,6 +371,8 @@ describe('editor in a browser (npm start + Chromium)', function () {
     assert.ok(options.includes('demo broker'), `broker options ${JSON.stringify(options)} list the demo's telemetry-broker`);
     await expectVisible(['#node-input-vins', '#node-input-fields', '#node-input-mode', '#node-input-staleAfter',
       '#node-input-retained', '#node-input-name']);
+    await expectNoRawKeys('telemetry in');
+    assert.equal((await page.locator('label[for="node-input-vins"]').innerText()).trim(), catalog('telemetry-in').label.vins);
     await page.locator('#node-input-mode').selectOption('vehicle');
     await page.locator('#node-input-quietTime').waitFor({ state: 'visible' });
     await page.locator('#node-input-mode').selectOption('field');
@@ -351,6 +390,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
       '#node-config-input-username', '#node-config-input-password', '#node-config-input-clientId',
       '#node-config-input-clean', '#node-config-input-sharedGroup', '#node-config-input-reconnectPeriod']);
     assert.equal(await page.locator('#node-config-input-url').inputValue(), 'mqtt://127.0.0.1:1883');
+    await expectNoRawKeys('telemetry-broker');
     await page.locator('#node-config-input-ca').waitFor({ state: 'hidden' }); // CA only for TLS
     await expectFlagged('#node-config-input-url', 'http://x', 'mqtts://broker.example.com:8883');
     await page.locator('#node-config-input-ca').waitFor({ state: 'visible' });
@@ -370,6 +410,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
     await expectVisible(['#node-input-vins', '#node-input-mode', '#node-input-auto', '#vehicle-data-endpoints input[type=checkbox] >> nth=0',
       '#node-input-dailyBudget', '#node-input-name']);
     assert.equal(await page.locator('#vehicle-data-endpoints input[type=checkbox]').count(), 10);
+    await expectNoRawKeys('vehicle data');
     await page.locator('#node-input-auto').check();
     await expectVisible(['#node-input-staleAfter', '#node-input-pollInterval']);
     await expectFlagged('#node-input-staleAfter', '0', '60');
@@ -387,6 +428,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
       // the demo account uses a custom Fleet API URL, so "Advanced" opens by itself
       '#node-config-input-tokenUrl', '#node-config-input-fleetApiUrl']);
     assert.match(await page.locator('#node-config-input-name').inputValue(), /^demo account/);
+    await expectNoRawKeys('tesla-account');
     const proxyUrl = await page.locator('#node-config-input-proxyUrl').inputValue();
     assert.match(proxyUrl, /^https:\/\//);
     await expectFlagged('#node-config-input-proxyUrl', 'http://x', proxyUrl);
@@ -407,7 +449,17 @@ describe('editor in a browser (npm start + Chromium)', function () {
     await page.locator('#node-input-tc-fields .node-input-tc-f-name').first().waitFor();
     assert.ok(await page.locator('#node-input-tc-fields .node-input-tc-f-name').count() >= 7, 'the seed preset fills the fields table');
     await page.locator('#node-input-tc-preview').filter({ hasText: '"BatteryLevel"' }).waitFor();
+    const words = catalog('telemetry-config');
+    await page.locator('#node-input-tc-preview-label').filter({ hasText: words.preview.other.replace('__action__', 'status') }).waitFor();
+    await expectNoRawKeys('telemetry config');
+    // the checks are the runtime's (POST telemetry-config/preview): its words for a hostname with a scheme
     await expectFlagged('#node-input-hostname', 'https://telemetry.example.com/x', 'telemetry.example.com');
+    await typeInto('#node-input-hostname', 'https://telemetry.example.com/x');
+    await page.locator('#node-input-tc-problems li.tc-bad').filter({ hasText: 'hostname "https://telemetry.example.com/x" has a scheme' }).waitFor();
+    await typeInto('#node-input-hostname', 'telemetry.example.com');
+    await page.locator('#node-input-tc-problems li.tc-bad').filter({ hasText: 'has a scheme' }).waitFor({ state: 'detached' });
+    await page.locator('#node-input-action').selectOption('register');
+    await page.locator('#node-input-tc-preview-label').filter({ hasText: words.preview.register }).waitFor();
     // the port input is the node's own (typed on save): flagged by the dialog's checks, which name it
     await expectFlagged('#node-input-tc-port', '70000', '4433', 'tc-invalid');
     await typeInto('#node-input-tc-port', '70000');
@@ -416,6 +468,48 @@ describe('editor in a browser (npm start + Chromium)', function () {
     await page.locator('#node-input-tc-preview').filter({ hasText: '"port": 4433' }).waitFor();
     await expectHelp('telemetry-config');
     await cancelNode();
+  });
+
+  it("validation texts are the catalogs' words", async function () {
+    const cases = [
+      ['telemetry-broker', 'url', 'http://x', catalog('telemetry-broker').errors.url],
+      ['telemetry-in', 'staleAfter', '-1', catalog('telemetry-in').errors.staleAfter],
+      ['tesla-account', 'domain', 'https://fleet.example.com/', catalog('tesla-account').errors.domain],
+      ['vehicle-data', 'dailyBudget', '1.5', catalog('vehicle-data').errors.dailyBudget],
+      ['vehicle-data', 'endpoints', 'nope', catalog('vehicle-data').errors.endpoints.replace('__endpoints__', 'charge_state, climate_state')],
+      ['telemetry-config', 'action', 'nope', catalog('telemetry-config').errors.action.replace('__actions__', 'check, register, status, errors, delete')],
+    ];
+    for (const [type, prop, bad, want] of cases) {
+      const got = await page.evaluate(([t, p, v]) => RED.nodes.getType(t).defaults[p].validate.call({}, v, { label: p }), [type, prop, bad]);
+      assert.ok(typeof got === 'string' && got.startsWith(want.split('__')[0]), `${type}.${prop}: ${JSON.stringify(got)} is the catalog's ${JSON.stringify(want)}`);
+      assert.ok(!RAW_KEY.test(got), got);
+    }
+  });
+
+  it("telemetry config: a node imported with a bad setting is flagged with the runtime's words, unopened", async function () {
+    const id = await page.evaluate((z) => {
+      let account = null;
+      RED.nodes.eachConfig((n) => { if (n.type === 'tesla-account') account = account || n.id; });
+      const { nodes: [node] } = RED.nodes.import([{
+        id: 'tc-import-check', type: 'telemetry-config', z, x: 600, y: 520, wires: [[]], name: 'imported', account, action: 'register',
+        hostname: 'https://x.example.com/y', port: 4433, ca: '', fields: { BatteryLevel: { interval_seconds: 60 } }, vins: '', exp: '',
+      }], { generateIds: true });
+      RED.view.redraw();
+      return node.id;
+    }, scratchTab);
+    const errors = await page.waitForFunction((nodeId) => {
+      const n = RED.nodes.node(nodeId);
+      return n && n.valid === false && n.validationErrors;
+    }, id);
+    const messages = await errors.jsonValue();
+    assert.ok(messages.some((m) => /hostname "https:\/\/x\.example\.com\/y" has a scheme/.test(m)), JSON.stringify(messages));
+    // fixed on the node itself: valid again once the runtime answered for the new settings
+    await page.evaluate((nodeId) => {
+      const n = RED.nodes.node(nodeId);
+      n.hostname = 'x.example.com';
+      RED.editor.validateNode(n);
+    }, id);
+    await page.waitForFunction((nodeId) => RED.nodes.node(nodeId).valid === true, id);
   });
 
   it('removes the scratch flow again', async function () {

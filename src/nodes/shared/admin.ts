@@ -1,10 +1,39 @@
 /**
  * Admin endpoints the editors use: the field catalogue for autocomplete, the telemetry-config
- * presets, and a CA check. Registered once per runtime, whichever node module loads first.
+ * presets, a CA check, and the telemetry-config preview (the register body and the checks of
+ * the dialog's current settings, from the same library code the node runs). Registered once
+ * per runtime, whichever node module loads first.
  */
 import { CATALOGUE } from '../../lib/catalogue/index';
-import { PRESETS, describeCa } from '../../lib/registration';
+import {
+  PRESETS,
+  RegisterBody,
+  TelemetryConfigProps,
+  ValidationResult,
+  buildConfig,
+  buildRegisterBody,
+  describeCa,
+  isObject,
+  validate,
+} from '../../lib/registration';
+import { ADMIN_TEXTS } from './admin-texts';
 import type { RED } from './red';
+
+/** The settings of a telemetry-config dialog the preview reads (anything else is ignored). */
+const PREVIEW_KEYS = ['hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'exp'] as const;
+
+export type Preview = { body: RegisterBody } & ValidationResult;
+
+/**
+ * What `register` would send for a dialog's settings, and what is wrong with them: the answer
+ * of `POST telemetry-config/preview`.
+ */
+export function previewOf(input: Record<string, unknown>, now: number = Date.now()): Preview {
+  const props: TelemetryConfigProps = {};
+  for (const k of PREVIEW_KEYS) if (k in input) (props as Record<string, unknown>)[k] = input[k];
+  const { errors, warnings } = validate(props, { now });
+  return { body: buildRegisterBody(props.vins, buildConfig(props)), errors, warnings };
+}
 
 const registered = new WeakSet<object>();
 
@@ -24,5 +53,19 @@ export function registerAdminEndpoints(RED: RED): void {
     } catch (e) {
       res.status(400).json({ error: (e as Error).message });
     }
+  });
+  RED.httpAdmin.post('/telemetry-config/preview', RED.auth.needsPermission('telemetry-config.read'), (req, res) => {
+    if (!isObject(req.body)) {
+      res.status(400).json({ error: ADMIN_TEXTS.previewNotAnObject });
+      return;
+    }
+    let answer: Preview;
+    try {
+      answer = previewOf(req.body);
+    } catch (e) {
+      res.status(400).json({ error: ADMIN_TEXTS.previewFailed((e as Error)?.message ?? String(e)) });
+      return;
+    }
+    res.json(answer);
   });
 }

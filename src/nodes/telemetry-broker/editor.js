@@ -1,43 +1,34 @@
 (function() {
-    // A rule answers true, or on failure the reason (Node-RED >= 3.1 passes `opt`) or false (older editors).
-    function rule(test, reason) {
-        return function(v, opt) { return test.call(this, String(v == null ? "" : v).trim()) ? true : (opt ? reason : false); };
-    }
+    var E = TeslaFleetEditor;
+    var _ = E.i18n("telemetry-broker");
     function usesTls(url) { return /^(mqtts|wss):\/\//i.test(String(url || "").trim()); }
-    function parses(url) { try { return !!new URL(url); } catch (e) { return false; } }
-    var PEM = /-----BEGIN [A-Z0-9 ]+-----[\s\S]+-----END [A-Z0-9 ]+-----/;
 
     RED.nodes.registerType("telemetry-broker", {
         category: "config",
-        paletteLabel: "telemetry broker",
+        paletteLabel: _("telemetry-broker.paletteLabel"),
         defaults: {
             name: { value: "" },
-            url: { value: "mqtt://127.0.0.1:1883", required: true, label: "Broker URL", validate: rule(function(s) {
-                return /^(mqtts?|wss?):\/\/[^\s\/?#]+/i.test(s) && parses(s);
-            }, "Broker URL must be mqtt://, mqtts://, ws:// or wss:// followed by a host") },
-            topicBase: { value: "telemetry", validate: rule(function(s) { return !/[+#]/.test(s); },
-                "Topic base must not contain + or #") },
+            url: { value: "mqtt://127.0.0.1:1883", required: true, label: _("telemetry-broker.label.url"),
+                validate: E.rule(E.is.url(["mqtt", "mqtts", "ws", "wss"]), _("telemetry-broker.errors.url")) },
+            topicBase: { value: "telemetry", validate: E.rule(E.is.without(/[+#]/), _("telemetry-broker.errors.topicBase")) },
             // Unchecked "Clean session" (a persistent session) needs a fixed client id.
-            clientId: { value: "", validate: rule(function(s) {
+            clientId: { value: "", validate: E.rule(function(s) {
                 var box = $("#node-config-input-clean");
                 var clean = box.length ? box.is(":checked") : this.clean !== false && this.clean !== "false";
                 return clean || s !== "";
-            }, "A persistent session (Clean session unchecked) needs a client ID") },
-            ca: { value: "", validate: rule(function(s) { return !s || PEM.test(s); },
-                "CA must be PEM text: -----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----") },
-            sharedGroup: { value: "", validate: rule(function(s) { return !/[\/+#]/.test(s); },
-                "Shared group must not contain /, + or #") },
+            }, _("telemetry-broker.errors.clientId")) },
+            ca: { value: "", validate: E.rule(E.is.optional(E.is.pem), _("telemetry-broker.errors.ca")) },
+            sharedGroup: { value: "", validate: E.rule(E.is.without(/[\/+#]/), _("telemetry-broker.errors.sharedGroup")) },
             clean: { value: true },
-            reconnectPeriod: { value: 5, required: true, label: "Reconnect after", validate: rule(function(s) {
-                return s !== "" && Number(s) >= 0.1;
-            }, "Reconnect after must be a number of seconds, at least 0.1") }
+            reconnectPeriod: { value: 5, required: true, label: _("telemetry-broker.label.reconnectPeriod"),
+                validate: E.rule(E.is.atLeast(0.1), _("telemetry-broker.errors.reconnectPeriod")) }
         },
         credentials: {
             username: { type: "text" },
             password: { type: "password" }
         },
         label: function() {
-            return this.name || this.url || "telemetry broker";
+            return this.name || this.url || _("telemetry-broker.paletteLabel");
         },
         oneditprepare: function() {
             var showCa = function() {

@@ -1,9 +1,9 @@
 'use strict';
-const { lib, ROOT } = require('../../support/paths');
+const { lib } = require('../../support/paths');
 /**
- * Unit tests of the telemetry-config core (src/lib/telemetry-config.ts, compiled to
- * nodes/lib/telemetry-config.js) and of the shared block of its editor
- * (nodes/nodes/telemetry-config.html), which must build the same body.
+ * Unit tests of the registration core (src/lib/registration/, compiled to nodes/dist/lib/).
+ * The editor holds no copy of it: its preview and checks are the admin endpoint's answers
+ * (test/nodes/admin.test.js).
  */
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
@@ -943,109 +943,5 @@ describe('telemetry-config lib', function () {
       assert.equal(tc.pairingLink(''), null);
       assert.equal(tc.pairingLink(undefined), null);
     });
-  });
-});
-
-// ---------------------------------------------------------------------------------------
-// The editor (nodes/nodes/telemetry-config.html)
-
-describe('telemetry-config editor html', function () {
-  const html = fs.readFileSync(path.join(ROOT, 'nodes', 'telemetry-config.html'), 'utf8');
-  const helpHtml = fs.readFileSync(path.join(ROOT, 'nodes', 'locales', 'en-US', 'telemetry-config.html'), 'utf8');
-  const begin = html.indexOf('// ---- BEGIN telemetry-config shared ----');
-  const end = html.indexOf('// ---- END telemetry-config shared ----');
-  let shared;
-
-  before(function () {
-    assert.ok(begin > 0 && end > begin, 'shared block markers missing');
-    // eslint-disable-next-line no-new-func
-    shared = new Function(`${html.slice(begin, end)}\nreturn { TC_PRESETS, tcBuildBody, tcBuildConfig, tcCheck, tcParseList };`)();
-  });
-
-  it('registers telemetry-config with template and help', function () {
-    assert.match(html, /RED\.nodes\.registerType\("telemetry-config"/);
-    assert.match(html, /<script type="text\/html" data-template-name="telemetry-config">/);
-    assert.match(helpHtml, /<script type="text\/html" data-help-name="telemetry-config">/);
-    for (const s of ['category: "tesla"', 'inputs: 1', 'outputs: 1', 'icon: "tesla.svg"', 'paletteLabel: "telemetry config"', 'type: "tesla-account"']) {
-      assert.ok(html.includes(s), s);
-    }
-    for (const s of ['telemetry-config/ca-info', 'tesla-fleet-telemetry/fields', 'tesla-fleet-telemetry/presets']) {
-      assert.ok(html.includes(s), s);
-    }
-  });
-
-  it('help covers inputs, outputs, every state, and the key facts', function () {
-    const help = helpHtml;
-    for (const s of [
-      '<h3>Inputs</h3>', '<h3>Outputs</h3>', '<h3>Details</h3>', '<h3>References</h3>',
-      '<dt class="optional">action <span', '<dt class="optional">vins <span', '<dt class="optional">config <span',
-      '<dt>event <span', '<dt>topic <span', '<dt>payload <span', '<dt>response <span',
-      'telemetry-config/&lt;action&gt;', 'https://tesla.com/_ak/&lt;domain&gt;', '2024.26', 'Retry-After',
-      'synced: true</code> with <code>config: null', 'one telemetry-config call at a time',
-    ]) {
-      assert.ok(help.includes(s), s);
-    }
-    for (const state of [
-      'ready', 'key not paired', 'unsupported firmware', 'unknown', 'updated', 'skipped', 'adopted', 'pending',
-      'rejected', 'drift', 'not configured', 'no errors', 'errors', 'deleted', 'error', 'rate-limited',
-      'missing_key', 'unsupported_firmware', 'unsupported_hardware', 'max_configs',
-    ]) {
-      assert.ok(help.includes(`<code>${state}</code>`), state);
-    }
-  });
-
-  it("embeds the same presets as the library's PRESETS", function () {
-    assert.deepEqual(Object.keys(shared.TC_PRESETS), Object.keys(tc.PRESETS));
-    for (const [name, p] of Object.entries(tc.PRESETS)) {
-      assert.equal(JSON.stringify(shared.TC_PRESETS[name].fields), JSON.stringify(p.fields), name);
-      assert.equal(shared.TC_PRESETS[name].label, p.label);
-    }
-  });
-
-  it('the preview builds exactly the body of buildRegisterBody', function () {
-    const cases = [
-      goodProps(),
-      goodProps({ port: '4433', vins: [VIN1, VIN1, VIN2], alertTypes: 'service, customer', preferTyped: false, exp: 2000000000 }),
-      goodProps({
-        hostname: ' fleet.example.com ',
-        fields: [
-          { name: 'Soc', interval_seconds: '30', minimum_delta: '0.5', resend_interval_seconds: '600' },
-          { name: 'Gear', interval_seconds: 10, minimum_delta: '' },
-        ],
-        exp: '',
-        alertTypes: ['service'],
-        preferTyped: 'false',
-      }),
-      goodProps({ port: '4433abc', fields: { Gear: { interval_seconds: 'x' } }, exp: '12' }),
-      {},
-    ];
-    for (const props of cases) {
-      const lib = JSON.stringify(tc.buildRegisterBody(props.vins, tc.buildConfig(props)));
-      assert.equal(JSON.stringify(shared.tcBuildBody(props)), lib);
-    }
-  });
-
-  it("the editor's checks flag the same inputs as validate (CA parsing aside)", function () {
-    const known = Object.fromEntries([...FIELDS.keys()].map((n) => [n, true]));
-    const cases = [
-      goodProps(),
-      goodProps({ hostname: 'https://x.example.com' }),
-      goodProps({ hostname: 'x.example.com:4433', port: '4433abc' }),
-      goodProps({ port: 4433.5, vins: '' }),
-      goodProps({ fields: { Nope: { interval_seconds: 0 } } }),
-      goodProps({ fields: [{ name: 'Gear', interval_seconds: 1 }, { name: 'Gear', interval_seconds: 2 }] }),
-      goodProps({ fields: { Soc: { interval_seconds: 60, minimum_delta: -1, resend_interval_seconds: 0 } } }),
-      goodProps({ fields: {} }),
-      goodProps({ exp: 5 }),
-      goodProps({ exp: Date.now() + DAY }),
-      goodProps({ vins: 'SHORT' }),
-      goodProps({ ca: '' }),
-    ];
-    for (const props of cases) {
-      const lib = tc.validate(props);
-      const ed = shared.tcCheck(props, known);
-      assert.deepEqual(inputs(ed.errors), inputs(lib.errors), JSON.stringify(props.fields) + ' ' + props.hostname);
-      assert.deepEqual(inputs(ed.warnings), inputs(lib.warnings));
-    }
   });
 });

@@ -1,0 +1,175 @@
+'use strict';
+const path = require('node:path');
+const { lib, ROOT } = require('../support/paths');
+/**
+ * The admin endpoints the editors call, in a real Node-RED runtime (node-red-node-test-helper,
+ * `helper.request()` against its admin app): the telemetry-config preview answers exactly what
+ * the library computes (the editor holds no copy of it), the presets and the field catalogue
+ * are the library's; and each endpoint sits behind the permission it names (checked over real
+ * HTTP on an express app whose `needsPermission` refuses what was not granted).
+ */
+const assert = require('node:assert/strict');
+const express = require('express');
+const request = require('supertest');
+const { helper, nodeModules } = require('../support/red');
+const { makeCA } = require('../../dev/selfsigned');
+
+const tc = lib('registration');
+const { CATALOGUE } = lib('catalogue');
+const { registerAdminEndpoints } = require(path.join(ROOT, 'nodes', 'dist', 'nodes', 'shared', 'admin.js'));
+
+const DAY = 24 * 3600 * 1000;
+const CA = makeCA({ commonName: 'Preview Test CA', days: 365 }).cert;
+const EXPIRED_CA = makeCA({ commonName: 'Expired Preview CA', notBefore: Date.now() - 10 * DAY, notAfter: Date.now() - DAY }).cert;
+const VIN1 = '5YJ3E1EA7KF000001';
+const VIN2 = '5YJ3E1EA7KF000002';
+
+/** What a telemetry-config dialog sends: the fields as the table's rows, numbers as typed text. */
+function dialog(extra = {}) {
+  return {
+    hostname: 'telemetry.example.com',
+    port: '4433',
+    ca: CA,
+    fields: [
+      { name: 'BatteryLevel', interval_seconds: '60' },
+      { name: 'Soc', interval_seconds: '30', minimum_delta: '0.5', resend_interval_seconds: '600' },
+    ],
+    alertTypes: 'service',
+    preferTyped: true,
+    vins: `${VIN1}, ${VIN2}`,
+    exp: '',
+    ...extra,
+  };
+}
+
+/** The library's answer for the same settings. */
+function expected(props) {
+  const { errors, warnings } = tc.validate(props);
+  return { body: tc.buildRegisterBody(props.vins, tc.buildConfig(props)), errors, warnings };
+}
+
+describe('admin endpoints (Node-RED runtime)', function () {
+  before(async function () {
+    await new Promise((r) => helper.startServer(r));
+    // Loading the node module registers the endpoints on the runtime's admin app.
+    await helper.load(nodeModules('telemetry-config'), []);
+  });
+  after(async function () {
+    await helper.unload();
+    await new Promise((r) => helper.stopServer(r));
+  });
+
+  const preview = (body) => helper.request().post('/telemetry-config/preview').send(body);
+
+  describe('POST /telemetry-config/preview', function () {
+    it("answers the library's body, errors and warnings for good settings", async function () {
+      const res = await preview(dialog()).expect(200);
+      assert.deepEqual(res.body, JSON.parse(JSON.stringify(expected(dialog()))));
+      assert.deepEqual(res.body.errors, []);
+      // the body is what register sends: a number port, typed field settings, the VIN list
+      assert.deepEqual(res.body.body, {
+        vins: [VIN1, VIN2],
+        config: {
+          hostname: 'telemetry.example.com',
+          port: 4433,
+          ca: CA,
+          fields: { BatteryLevel: { interval_seconds: 60 }, Soc: { interval_seconds: 30, minimum_delta: 0.5, resend_interval_seconds: 600 } },
+          alert_types: ['service'],
+          prefer_typed: true,
+        },
+      });
+    });
+
+    it("answers the library's verdict for bad settings, naming each input at fault", async function () {
+      const cases = [
+        dialog({ hostname: 'https://telemetry.example.com/x', port: '70000' }),
+        dialog({ fields: [{ name: 'Nope', interval_seconds: '0' }, { name: 'batterylevel', interval_seconds: 'x' }] }),
+        dialog({ fields: [], vins: 'SHORT', exp: String(Math.floor((Date.now() - DAY) / 1000)) }),
+        dialog({ ca: EXPIRED_CA, preferTyped: 'false', alertTypes: ['service', 'customer'] }),
+        dialog({ ca: 'not a certificate' }),
+        dialog({ hostname: 42, fields: 'BatteryLevel', exp: 'soon' }),
+        {},
+      ];
+      for (const props of cases) {
+        const res = await preview(props).expect(200);
+        assert.deepEqual(res.body, JSON.parse(JSON.stringify(expected(props))), JSON.stringify(props).slice(0, 200));
+        assert.ok(res.body.errors.length > 0, `errors for ${JSON.stringify(props).slice(0, 120)}`);
+      }
+      const first = await preview(cases[0]);
+      assert.deepEqual(first.body.errors.map((e) => e.input), ['hostname', 'port']);
+      const fields = await preview(cases[1]);
+      assert.match(fields.body.errors.find((e) => e.input === 'fields.batterylevel').message, /did you mean BatteryLevel/);
+      const expired = await preview(cases[3]);
+      assert.match(expired.body.errors.find((e) => e.input === 'ca').message, /expired/);
+      assert.equal(expired.body.body.config.prefer_typed, false);
+    });
+
+    it('ignores keys the dialog does not send', async function () {
+      const res = await preview(dialog({ action: 'register', token: 'x', config: { hostname: 'other.example.com' } })).expect(200);
+      assert.deepEqual(res.body, JSON.parse(JSON.stringify(expected(dialog()))));
+    });
+
+    it('refuses a body that is not an object with a clear message, and keeps answering', async function () {
+      const post = (text) => helper.request().post('/telemetry-config/preview').set('Content-Type', 'application/json').send(text);
+      for (const text of ['[1, 2]', '[]']) {
+        const res = await post(text);
+        assert.equal(res.status, 400, text);
+        assert.match(res.body.error, /settings as a JSON object/, text);
+      }
+      await preview(dialog()).expect(200);
+    });
+  });
+
+  it("GET /tesla-fleet-telemetry/presets answers the library's presets", async function () {
+    const res = await helper.request().get('/tesla-fleet-telemetry/presets').expect(200);
+    assert.deepEqual(res.body, JSON.parse(JSON.stringify(tc.PRESETS)));
+    assert.deepEqual(Object.keys(res.body), Object.keys(tc.PRESETS), 'in the library order (the first is the default)');
+  });
+
+  it("GET /tesla-fleet-telemetry/fields answers the catalogue's fields", async function () {
+    const res = await helper.request().get('/tesla-fleet-telemetry/fields').expect(200);
+    assert.deepEqual(res.body.map((f) => f.name), CATALOGUE.map((f) => f.name));
+    assert.deepEqual(Object.keys(res.body[0]).sort(), ['enum', 'id', 'kind', 'name', 'unit']);
+  });
+});
+
+describe('admin endpoints: permissions', function () {
+  // An admin app like Node-RED's, whose needsPermission lets a request through only when the
+  // caller holds that permission (here: listed in the X-Permissions header).
+  const app = express();
+  app.use(express.json());
+  const asked = [];
+  registerAdminEndpoints({
+    httpAdmin: app,
+    auth: {
+      needsPermission(permission) {
+        asked.push(permission);
+        return (req, res, next) => {
+          const held = String(req.get('X-Permissions') || '').split(',');
+          if (held.includes(permission)) next();
+          else res.status(401).json({ error: `needs ${permission}` });
+        };
+      },
+    },
+  });
+
+  const ROUTES = [
+    ['get', '/tesla-fleet-telemetry/fields', 'telemetry-in.read'],
+    ['get', '/tesla-fleet-telemetry/presets', 'telemetry-config.read'],
+    ['post', '/telemetry-config/ca-info', 'telemetry-config.read', { pem: CA }],
+    ['post', '/telemetry-config/preview', 'telemetry-config.read', dialog()],
+  ];
+
+  it('each endpoint answers only a caller holding its permission', async function () {
+    assert.deepEqual([...asked].sort(), ROUTES.map((r) => r[2]).sort());
+    for (const [method, url, permission, body] of ROUTES) {
+      const call = (held) => {
+        const r = request(app)[method](url).set('X-Permissions', held);
+        return body ? r.send(body) : r;
+      };
+      assert.equal((await call('')).status, 401, `${url} without permission`);
+      assert.equal((await call('flows.read')).status, 401, `${url} with another permission`);
+      assert.equal((await call(permission)).status, 200, `${url} with ${permission}`);
+    }
+  });
+});
