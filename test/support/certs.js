@@ -9,6 +9,7 @@
  *   const ca = makeCA({ commonName: 'Test CA', days: 2 });
  *   const leaf = makeCert({ ca, commonName: 'localhost', altNames: ['localhost', '127.0.0.1'] });
  *   const { cert, key } = selfSigned();   // what the HTTPS Fleet API double serves
+ *   const locked = encryptKey(key, 'passphrase');
  *
  * Every certificate is `{ cert, key }` (PEM strings) plus `certFile` and `keyFile` when it was
  * made into a directory that is kept (`dir`). Validity: `days` (default 1) from `notBefore`
@@ -210,6 +211,18 @@ function selfSigned({ commonName = 'localhost', altNames = ['localhost', '127.0.
   });
 }
 
+/** `keyPem` encrypted with `passphrase` (AES-256), as a key file protected by a passphrase is. */
+function encryptKey(keyPem, passphrase) {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'certs-'));
+  try {
+    fs.writeFileSync(path.join(work, 'key.pem'), keyPem);
+    openssl(['pkey', '-in', 'key.pem', '-aes256', '-passout', `pass:${passphrase}`, '-out', 'enc.pem'], work);
+    return fs.readFileSync(path.join(work, 'enc.pem'), 'utf8');
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
 /**
  * Everything a TLS broker test needs, as files in `dir` (a new temporary directory when absent)
  * and PEM strings: `ca`, `server` (127.0.0.1, localhost, ::1, signed by ca), `client` (signed
@@ -233,4 +246,4 @@ function makePki({ dir, days = 1 } = {}) {
   };
 }
 
-module.exports = { opensslPath, makeCA, makeCert, selfSigned, makePki, INSTALL_HINT };
+module.exports = { opensslPath, makeCA, makeCert, selfSigned, makePki, encryptKey, INSTALL_HINT };
