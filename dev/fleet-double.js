@@ -37,7 +37,7 @@ const https = require('node:https');
 const crypto = require('node:crypto');
 const path = require('node:path');
 const fs = require('node:fs');
-const { makeCA, makeCert } = require('./selfsigned');
+const { selfSigned } = require('../test/support/certs');
 
 const SAMPLE_DATA = JSON.parse(
   fs.readFileSync(path.join(__dirname, '..', 'test', 'fixtures', 'vehicle-data-sample.json'), 'utf8'),
@@ -146,6 +146,19 @@ function mergeVehicle(v, partial) {
   return v;
 }
 
+let selfSignedOnce = null;
+/**
+ * The double's own certificate when none is given: self-signed for localhost, 127.0.0.1 and ::1,
+ * made once per process by openssl (clients trust the certificate itself, like the proxy's).
+ */
+function defaultCertificate() {
+  if (!selfSignedOnce) {
+    const self = selfSigned({ commonName: 'localhost', altNames: ['localhost', '127.0.0.1', '::1'] });
+    selfSignedOnce = { cert: self.cert, key: self.key, ca: self.cert };
+  }
+  return selfSignedOnce;
+}
+
 /**
  * @param {object} [opts]
  * @param {number} [opts.port=0]
@@ -155,7 +168,7 @@ function mergeVehicle(v, partial) {
  * @param {number} [opts.accessTokenTtlSeconds=3600]
  * @param {Record<string, object>} [opts.vehicles] VIN -> partial vehicle record (see newVehicle)
  * @param {() => number} [opts.now=Date.now]
- * @param {{cert: string, key: string, ca: string}} [opts.tls] certificate to serve (made at start when absent)
+ * @param {{cert: string, key: string, ca: string}} [opts.tls] certificate to serve (a self-signed one made by openssl when absent)
  * @param {string} [opts.proxyPrefix='/proxy']
  * @param {string|null} [opts.region] base URL (or prefix name) that /api/1 calls must use; others answer 421
  * @param {boolean} [opts.omitSkippedVehicles=false] telemetry config POST answers without skipped_vehicles
@@ -172,12 +185,7 @@ async function startFleetDouble(opts = {}) {
     proxyPrefix = '/proxy',
   } = opts;
 
-  let tlsMaterial = opts.tls;
-  if (!tlsMaterial) {
-    const ca = makeCA({ commonName: 'Fleet API double test CA' });
-    const leaf = makeCert({ ca, commonName: 'localhost', altNames: ['localhost', '127.0.0.1', '::1'] });
-    tlsMaterial = { cert: leaf.cert, key: leaf.key, ca: ca.cert };
-  }
+  const tlsMaterial = opts.tls || defaultCertificate();
 
   const settings = {
     regionBaseUrl: null,
@@ -674,7 +682,7 @@ async function startFleetDouble(opts = {}) {
   const double = {
     url,
     port: addr.port,
-    /** PEM of the CA that signed the server certificate: trust this. */
+    /** PEM to trust: the CA that signed the server certificate (the certificate itself when self-signed). */
     ca: tlsMaterial.ca,
     cert: tlsMaterial.cert,
     tokenUrl: `${url}/oauth2/v3/token`,

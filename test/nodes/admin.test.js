@@ -12,7 +12,7 @@ const assert = require('node:assert/strict');
 const express = require('express');
 const request = require('supertest');
 const { helper, nodeModules } = require('../support/red');
-const { makeCA } = require('../../dev/selfsigned');
+const { makeCA } = require('../support/certs');
 
 const tc = lib('registration');
 const { CATALOGUE } = lib('catalogue');

@@ -11,7 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { helper, nodeModules, collector, statusIs } = require('../support/red');
 const { startFleetDouble } = require('../../dev/fleet-double');
-const { makeCA } = require('../../dev/selfsigned');
+const { makeCA } = require('../support/certs');
 const tc = lib('registration');
 
 const CLIENT_ID = 'tc-node-test-client';

@@ -40,9 +40,9 @@ async function startBroker({ port = 0 } = {}) {
   };
 }
 
-/** A real MQTT.js client that publishes as the fleet-telemetry server would. */
-async function publisher(url) {
-  const client = mqtt.connect(url, { clientId: `pub-${process.pid}-${Math.random().toString(16).slice(2)}` });
+/** A real MQTT.js client that publishes as the fleet-telemetry server would (`opts`: more MQTT.js options, e.g. TLS, login). */
+async function publisher(url, opts = {}) {
+  const client = mqtt.connect(url, { clientId: `pub-${process.pid}-${Math.random().toString(16).slice(2)}`, ...opts });
   await once(client, 'connect');
   return {
     client,

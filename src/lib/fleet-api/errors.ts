@@ -125,7 +125,8 @@ export function parseRegionBaseUrl(bodyText: string): string | null {
   }
 }
 
-const TLS_CODES = new Set([
+/** Node/OpenSSL codes of a server certificate that failed verification. */
+export const TLS_CODES: ReadonlySet<string> = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'UNABLE_TO_GET_ISSUER_CERT',
   'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',

@@ -5,10 +5,28 @@
  * connection state out to its listeners. Nothing here throws out of an MQTT callback.
  */
 import { EventEmitter } from 'node:events';
+import { createSecureContext, rootCertificates } from 'node:tls';
 import mqtt, { IClientOptions, MqttClient } from 'mqtt';
+import { Failure, TEXT, describeFailure, redact } from './broker-texts';
 import { BadInput, Decoded, TopicParser, decode, isBad, subscriptionTopics } from './decode';
+import { assertPemCertificate } from '../fleet-api/http';
 import { Clock, FreshnessTracker, realClock } from './freshness';
 import { UsageMeter } from './usage';
+
+/**
+ * Plain Node.js TLS options, as a Node-RED `tls-config` node's `addTLSOptions` gives them:
+ * client certificate and key (with passphrase), CA, server name, ALPN, and whether the
+ * broker's certificate is verified (only an explicit `false` turns that off).
+ */
+export interface BrokerTlsOptions {
+  ca?: string | Buffer | Array<string | Buffer>;
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  passphrase?: string;
+  servername?: string;
+  ALPNProtocols?: string[];
+  rejectUnauthorized?: boolean;
+}
 
 export interface BrokerSettings {
   url: string;
@@ -18,6 +36,13 @@ export interface BrokerSettings {
   password?: string;
   /** PEM of the CA that signed the broker's certificate (added to the system roots). */
   ca?: string;
+  /**
+   * TLS options for mqtts:// and wss://. A CA given here is trusted instead of the system roots
+   * (as Node-RED's core MQTT nodes do); `ca` above is trusted as well.
+   */
+  tls?: BrokerTlsOptions;
+  /** A problem found while reading the settings (e.g. an unusable TLS configuration node): shown instead of connecting. */
+  settingsProblem?: string;
   /** MQTT v5 shared-subscription group: several instances split one fleet. */
   sharedGroup?: string;
   /** Clean session (default true). `false` with a fixed client id keeps a persistent session. */
@@ -35,17 +60,44 @@ export interface BrokerListener {
 }
 
 const SCHEMES = new Set(['mqtt:', 'mqtts:', 'ws:', 'wss:']);
+const SECURE = new Set(['mqtts:', 'wss:']);
+
+function isSecure(url: string): boolean {
+  try {
+    return SECURE.has(new URL(url).protocol);
+  } catch {
+    return false;
+  }
+}
 
 /** Problems with the settings, as short sentences naming the setting (empty when fine). */
 export function checkSettings(s: BrokerSettings): string[] {
   const problems: string[] = [];
+  if (s.settingsProblem) problems.push(s.settingsProblem);
   let url: URL | null = null;
   try {
     url = new URL(s.url);
   } catch {
-    problems.push(`url "${s.url}" is not a URL (use mqtt://host:1883, mqtts://, ws:// or wss://)`);
+    problems.push(TEXT.notUrl(s.url));
   }
-  if (url && !SCHEMES.has(url.protocol)) problems.push(`url scheme ${url.protocol} is not mqtt:, mqtts:, ws: or wss:`);
+  if (url && !SCHEMES.has(url.protocol)) problems.push(TEXT.badScheme(url.protocol));
+  if (url && s.tls && SCHEMES.has(url.protocol) && !SECURE.has(url.protocol)) problems.push(TEXT.tlsNeedsSecureUrl(url.protocol));
+  if (s.ca) {
+    try {
+      assertPemCertificate(s.ca, 'the ca field');
+    } catch (e) {
+      problems.push(TEXT.caNotPem((e as Error).message));
+    }
+  }
+  if (s.tls && !s.tls.cert !== !s.tls.key) problems.push(TEXT.certKeyPair);
+  else if (s.tls && s.tls.cert && s.tls.key) {
+    // Read now, not in a reconnect timer: a bad key or passphrase must be a message, never an exception.
+    try {
+      createSecureContext({ cert: s.tls.cert, key: s.tls.key, passphrase: s.tls.passphrase });
+    } catch (e) {
+      problems.push(TEXT.clientKeyUnusable(redact((e as Error).message, [s.tls.passphrase ?? ''])));
+    }
+  }
   if (/[+#]/.test(s.topicBase)) problems.push('topicBase must not contain + or #');
   if (s.sharedGroup && /[/+#]/.test(s.sharedGroup)) problems.push('sharedGroup must not contain /, + or #');
   if (s.clean === false && !s.clientId) problems.push('a persistent session (clean off) needs a fixed clientId');
@@ -64,8 +116,11 @@ export class BrokerConnection extends EventEmitter {
   private closing: Promise<void> | null = null;
   state: ConnectionState = 'idle';
   detail = '';
-  /** Counters since start: messages received, and those that could not be decoded. */
-  readonly stats = { messages: 0, bad: 0, connects: 0 };
+  /** Counters since start: messages received, those that could not be decoded, connections, failed connection attempts. */
+  readonly stats = { messages: 0, bad: 0, connects: 0, failures: 0 };
+  /** The cause of the last failed attempt, null once connected. */
+  failure: Failure | null = null;
+  private attemptFailed = false;
 
   constructor(
     readonly settings: BrokerSettings,
@@ -76,6 +131,11 @@ export class BrokerConnection extends EventEmitter {
     this.usage = new UsageMeter(clock);
     this.parser = new TopicParser(settings.topicBase);
     this.topics = subscriptionTopics(settings.topicBase, settings.sharedGroup || undefined);
+  }
+
+  /** True when TLS is in use without verifying the broker's certificate (unticked in the TLS configuration). */
+  get tlsUnverified(): boolean {
+    return isSecure(this.settings.url) && this.settings.tls?.rejectUnauthorized === false;
   }
 
   get userCount(): number {
@@ -118,12 +178,59 @@ export class BrokerConnection extends EventEmitter {
       keepalive: 60,
       resubscribe: false,
       protocolVersion: s.sharedGroup ? 5 : 4,
+      // MQTT.js gives up after a refused login (CONNACK 4/5, 0x86/0x87) unless told otherwise:
+      // retry at the same period, so a password fixed on the broker heals without a redeploy.
+      reconnectOnConnackError: true,
     };
     if (s.clientId) o.clientId = s.clientId;
     if (s.username) o.username = s.username;
     if (s.password) o.password = s.password;
-    if (s.ca) o.ca = s.ca;
+    if (isSecure(s.url)) {
+      const t = this.tlsOptions();
+      Object.assign(o, t);
+      // The websocket client takes its TLS options from wsOptions (MQTT.js copies only some).
+      if (s.url.startsWith('wss:')) o.wsOptions = { ...t };
+    }
     return o;
+  }
+
+  /** The TLS options of a secure connection: verification on unless explicitly off. */
+  private tlsOptions(): BrokerTlsOptions {
+    const s = this.settings;
+    const { ca: tlsCa, ...rest } = s.tls ?? {};
+    const t: BrokerTlsOptions = { ...rest, rejectUnauthorized: s.tls?.rejectUnauthorized !== false };
+    const fromTls = tlsCa === undefined ? [] : Array.isArray(tlsCa) ? tlsCa : [tlsCa];
+    if (fromTls.length) t.ca = s.ca ? [...fromTls, s.ca] : fromTls;
+    else if (s.ca) t.ca = [...rootCertificates, s.ca];
+    return t;
+  }
+
+  private failureContext() {
+    const s = this.settings;
+    return {
+      url: s.url,
+      reconnectPeriodMs: s.reconnectPeriodMs ?? 5000,
+      clientCertificate: !!s.tls?.cert,
+      secrets: [s.password ?? '', s.tls?.passphrase ?? ''],
+    };
+  }
+
+  /**
+   * A failed attempt: counted once (event `attempt-failed`), warned once per cause (event
+   * `failure`, again when the cause changes; `recovered` once connected), shown in the status.
+   */
+  private failed(err: unknown): void {
+    const f = describeFailure(err, this.failureContext());
+    const first = !this.attemptFailed;
+    if (first) {
+      this.attemptFailed = true;
+      this.stats.failures++;
+    }
+    const changed = this.failure?.kind !== f.kind || this.failure.short !== f.short;
+    this.failure = f;
+    if (first) this.emit('attempt-failed', f);
+    if (changed) this.emit('failure', f);
+    this.setState('disconnected', f.short);
   }
 
   private connect(): void {
@@ -134,16 +241,23 @@ export class BrokerConnection extends EventEmitter {
     }
     this.tracker.connectionDown();
     this.setState('connecting');
+    this.attemptFailed = false;
     let client: MqttClient;
     try {
       client = mqtt.connect(this.settings.url, this.options());
     } catch (e) {
-      this.setState('disconnected', (e as Error).message);
+      // Options Node's TLS refuses outright (e.g. an ALPN name over 255 bytes): a cause, not a crash.
+      this.failed(e);
       return;
     }
     this.client = client;
     client.on('connect', () => {
       this.stats.connects++;
+      if (this.failure) {
+        const after = this.failure;
+        this.failure = null;
+        this.emit('recovered', after);
+      }
       this.tracker.connectionUp();
       // Subscribe even when the broker kept our session: the topic base or the shared group may
       // have changed since (a redeploy with the same client id). Queued QoS 1 messages still
@@ -156,15 +270,21 @@ export class BrokerConnection extends EventEmitter {
       });
     });
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet.retain === true));
-    client.on('reconnect', () => this.setState('connecting', this.detail));
+    client.on('reconnect', () => {
+      this.attemptFailed = false;
+      // While a cause is known the status keeps naming it (red) instead of flickering to "connecting".
+      if (!this.failure) this.setState('connecting', this.detail);
+    });
     client.on('close', () => {
       this.tracker.connectionDown();
       if (this.client === client && !this.closing) this.setState('disconnected', this.detail);
     });
     client.on('offline', () => this.tracker.connectionDown());
     client.on('error', (err) => {
-      // MQTT.js keeps reconnecting by itself; say why on the nodes.
-      this.setState(this.state === 'connected' ? 'connected' : 'disconnected', err.message);
+      // MQTT.js keeps reconnecting by itself (after a refused login too); say why on the nodes.
+      if (this.client !== client || this.closing) return;
+      if (this.state === 'connected') this.setState('connected', redact(err.message, this.failureContext().secrets));
+      else this.failed(err);
     });
   }
 
@@ -233,6 +353,7 @@ export class BrokerConnection extends EventEmitter {
         clearTimeout(guard);
         this.client = null;
         this.closing = null;
+        this.failure = null; // a later start warns about its own causes again
         this.setState('idle');
         resolve();
       };

@@ -4,6 +4,7 @@
  * wires this to RED.
  */
 import type { BrokerConnection, BrokerListener, ConnectionState } from './broker-connection';
+import { TEXT } from './broker-texts';
 import { Coalescer, CoalescerTimers, Snapshot } from './coalesce';
 import type { BadInput, Decoded } from './decode';
 import type { FreshnessEvent, Watcher } from './freshness';
@@ -130,12 +131,12 @@ export class TelemetryInController implements BrokerListener {
   status(): NodeStatus {
     if (this.conn !== 'connected') return connectionStatus(this.conn, this.connDetail);
     const { known, stale } = this.watcher?.counts() ?? { known: 0, stale: 0 };
-    const bad = this.bad ? ` · ${this.bad} bad` : '';
+    const notes = (this.bad ? ` · ${this.bad} bad` : '') + (this.broker.tlsUnverified ? ` · ${TEXT.tlsNotVerified}` : '');
     if (!(this.options.staleAfterMs > 0)) {
-      return { fill: 'green', shape: 'dot', text: `${known} ${known === 1 ? 'car' : 'cars'}${bad}` };
+      return { fill: 'green', shape: 'dot', text: `${known} ${known === 1 ? 'car' : 'cars'}${notes}` };
     }
     const live = known - stale;
-    const text = `${live} live · ${stale} stale${bad}`;
+    const text = `${live} live · ${stale} stale${notes}`;
     return live > 0 || known === 0 ? { fill: 'green', shape: 'dot', text } : { fill: 'yellow', shape: 'ring', text };
   }
 

@@ -1,19 +1,29 @@
 /**
  * `telemetry-broker` config node: holds one shared BrokerConnection (MQTT client, decoder,
- * per-VIN freshness) for every node that uses it.
+ * per-VIN freshness) for every node that uses it. TLS options come from an optional core
+ * `tls-config` node, read with its own `addTLSOptions` and passed on as plain options.
  */
-import { BrokerConnection } from '../../lib/stream/broker-connection';
+import { BrokerConnection, BrokerTlsOptions, checkSettings } from '../../lib/stream/broker-connection';
+import { Failure, TEXT } from '../../lib/stream/broker-texts';
 import { registerAdminEndpoints } from '../shared/admin';
-import { RED, TelemetryBrokerNode, closeWith } from '../shared/red';
+import { Node, RED, TelemetryBrokerNode, closeWith } from '../shared/red';
 
 interface TelemetryBrokerConfig {
   url: string;
   topicBase?: string;
   clientId?: string;
   ca?: string;
+  /** id of a core `tls-config` node, or empty. */
+  tls?: string;
   sharedGroup?: string;
   clean?: boolean | string;
   reconnectPeriod?: number | string;
+}
+
+/** A core `tls-config` node (@node-red/nodes core/network/05-tls.js). */
+interface TlsConfigNode extends Node {
+  valid?: boolean;
+  addTLSOptions(opts: Record<string, unknown>): Record<string, unknown>;
 }
 
 /** Seconds from the editor as ms, `fallback` s when not a positive number. */
@@ -22,11 +32,32 @@ function seconds(value: unknown, fallback: number): number {
   return Math.round((Number.isFinite(n) && n > 0 ? n : fallback) * 1000);
 }
 
+/** The TLS options of the chosen tls-config node, or why it cannot be used. */
+function tlsOptions(RED: RED, id: string | undefined): { tls?: BrokerTlsOptions; problem?: string } {
+  if (!id) return {};
+  const node = RED.nodes.getNode(id) as TlsConfigNode | null;
+  if (!node || typeof node.addTLSOptions !== 'function') return { problem: TEXT.tlsConfigMissing };
+  if (node.valid === false) return { problem: TEXT.tlsConfigUnusable(node.name || id) };
+  const o = node.addTLSOptions({});
+  const tls: BrokerTlsOptions = {
+    // Verification stays on unless the user unticked it: only an explicit false turns it off.
+    rejectUnauthorized: !(o.rejectUnauthorized === false || o.rejectUnauthorized === 'false'),
+  };
+  if (o.ca) tls.ca = o.ca as BrokerTlsOptions['ca'];
+  if (o.cert) tls.cert = o.cert as string | Buffer;
+  if (o.key) tls.key = o.key as string | Buffer;
+  if (typeof o.passphrase === 'string' && o.passphrase) tls.passphrase = o.passphrase;
+  if (typeof o.servername === 'string' && o.servername) tls.servername = o.servername;
+  if (Array.isArray(o.ALPNProtocols) && o.ALPNProtocols.length) tls.ALPNProtocols = o.ALPNProtocols.map(String);
+  return { tls };
+}
+
 export = function (RED: RED): void {
   registerAdminEndpoints(RED);
   function TelemetryBroker(this: TelemetryBrokerNode, config: TelemetryBrokerConfig): void {
     RED.nodes.createNode(this, config as unknown as Record<string, unknown>);
     const creds = this.credentials ?? {};
+    const { tls, problem } = tlsOptions(RED, config.tls?.trim() || undefined);
     this.connection = new BrokerConnection({
       url: String(config.url ?? '').trim(),
       topicBase: config.topicBase ?? 'telemetry',
@@ -34,10 +65,18 @@ export = function (RED: RED): void {
       username: creds.username || undefined,
       password: creds.password || undefined,
       ca: config.ca?.trim() || undefined,
+      tls,
+      settingsProblem: problem,
       sharedGroup: config.sharedGroup?.trim() || undefined,
       clean: config.clean !== false && config.clean !== 'false',
       reconnectPeriodMs: seconds(config.reconnectPeriod, 5),
     });
+    const settings = this.connection.settings;
+    for (const p of checkSettings(settings)) this.warn(p);
+    if (this.connection.tlsUnverified) this.warn(TEXT.tlsNotVerifiedWarning(settings.url));
+    // One warning per cause, not one per retry; again when the cause changes.
+    this.connection.on('failure', (f: Failure) => this.warn(f.message));
+    this.connection.on('recovered', (f: Failure) => this.log(TEXT.connectedAgain(settings.url, f.short)));
     this.on('close', closeWith(this, () => this.connection.close()));
   }
   RED.nodes.registerType('telemetry-broker', TelemetryBroker, {

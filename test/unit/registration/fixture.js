@@ -7,7 +7,7 @@ const { lib } = require('../../support/paths');
  */
 const { once } = require('node:events');
 const { startFleetDouble } = require('../../../dev/fleet-double');
-const { makeCA } = require('../../../dev/selfsigned');
+const { makeCA } = require('../../support/certs');
 const { FleetApiClient } = lib('fleet-api');
 const { BrokerConnection } = lib('stream/broker-connection');
 const tc = lib('registration');

@@ -7,9 +7,8 @@ const { lib } = require('../../support/paths');
  */
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
-const { execFileSync } = require('node:child_process');
+const { makeCA, makeCert } = require('../../support/certs');
 
 const tc = lib('registration');
 const { FIELDS } = lib('catalogue');
@@ -20,59 +19,18 @@ const VIN3 = '5YJ3E1EA7KF000003';
 const DAY = 24 * 3600 * 1000;
 
 // ---------------------------------------------------------------------------------------
-// Certificates: openssl into a temp dir; dev/selfsigned.js when openssl is missing.
+// Certificates: made by openssl through the one test helper.
 
 const certs = {};
 
-function haveOpenssl() {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'pipe' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function makeCertsWithOpenssl(dir) {
-  const run = (args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const read = (f) => fs.readFileSync(path.join(dir, f), 'utf8');
-  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  // A CA valid for a year (req -x509 marks it CA:TRUE).
-  run(['req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '365', '-subj', '/CN=Telemetry Test CA/O=Test']);
-  // A second CA, to tell CAs apart.
-  run(['req', '-x509', ...ec, '-keyout', 'ca2.key', '-out', 'ca2.pem', '-days', '365', '-subj', '/CN=Other CA']);
-  // An expired certificate: -days -1 puts notAfter a day before notBefore (now).
-  run(['req', '-new', ...ec, '-keyout', 'old.key', '-out', 'old.csr', '-subj', '/CN=old.example.com']);
-  run(['x509', '-req', '-in', 'old.csr', '-signkey', 'old.key', '-days', '-1', '-out', 'old.pem']);
-  // A leaf (not a CA) for another host.
-  run([
-    'req', '-x509', ...ec, '-keyout', 'leaf.key', '-out', 'leaf.pem', '-days', '30', '-subj', '/CN=other.example.com',
-    '-addext', 'basicConstraints=critical,CA:FALSE', '-addext', 'subjectAltName=DNS:other.example.com',
-  ]);
-  return { ca: read('ca.pem'), ca2: read('ca2.pem'), expired: read('old.pem'), leaf: read('leaf.pem'), key: read('ca.key') };
-}
-
-function makeCertsWithHelper() {
-  const { makeCA, makeCert } = require('../../../dev/selfsigned.js');
+before(function () {
+  this.timeout(30000);
   const ca = makeCA({ commonName: 'Telemetry Test CA', days: 365 });
   const ca2 = makeCA({ commonName: 'Other CA', days: 365 });
   const old = makeCA({ commonName: 'old.example.com', notBefore: Date.now() - 10 * DAY, notAfter: Date.now() - DAY });
+  // A leaf (not a CA) for another host.
   const leaf = makeCert({ ca, commonName: 'other.example.com', altNames: ['other.example.com'] });
-  return { ca: ca.cert, ca2: ca2.cert, expired: old.cert, leaf: leaf.cert, key: ca.key };
-}
-
-before(function () {
-  this.timeout(30000);
-  if (haveOpenssl()) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tc-certs-'));
-    try {
-      Object.assign(certs, makeCertsWithOpenssl(dir));
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  } else {
-    Object.assign(certs, makeCertsWithHelper());
-  }
+  Object.assign(certs, { ca: ca.cert, ca2: ca2.cert, expired: old.cert, leaf: leaf.cert, key: ca.key });
 });
 
 function goodProps(extra = {}) {
