@@ -868,7 +868,7 @@ describe('reliability and security (issue 7)', function () {
       const inflight = new Set();
       const started = []; // [fake time, what] of every call the controller made
       const track = (what, p) => {
-        started.push([clock.t, what]);
+        started.push([clock.now(), what]);
         inflight.add(p);
         const drop = () => inflight.delete(p);
         p.then(drop, drop);
@@ -897,18 +897,7 @@ describe('reliability and security (issue 7)', function () {
           await Promise.allSettled([...inflight]);
         }
       }
-      async function runUntil(end) {
-        await settle();
-        for (;;) {
-          let next = Infinity;
-          for (const t of clock.timers.values()) next = Math.min(next, t.next);
-          if (next > end) break;
-          clock.advance(Math.max(0, next - clock.t));
-          await settle();
-        }
-        clock.advance(end - clock.t);
-        await settle();
-      }
+      const runUntil = (end) => clock.advanceAsync(end - clock.now(), settle);
       const gaps = (what = 'state') => {
         const ts = started.filter((s) => s[1] === what).map((s) => s[0]);
         return ts.slice(1).map((t, i) => t - ts[i]);
@@ -928,7 +917,7 @@ describe('reliability and security (issue 7)', function () {
       });
       const h = harness({ client: { fleetApiUrl: `https://127.0.0.1:${port}` } });
       h.ctl.start();
-      await h.runUntil(h.clock.t + 4 * 60 * MIN);
+      await h.runUntil(h.clock.now() + 4 * 60 * MIN);
       assert.ok(h.out.errors.length >= 5);
       for (const e of h.out.errors) assert.match(e.text, new RegExp(`^${VIN}: Cannot reach 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
       assert.deepEqual(h.gaps().slice(0, 5), [10, 20, 40, 60, 60].map((m) => m * MIN));
@@ -952,7 +941,7 @@ describe('reliability and security (issue 7)', function () {
       assert.equal(h.out.errors.length, 1);
       assert.match(h.out.errors[0].text, /No answer from 127\.0\.0\.1:\d+ within 300 ms/);
       assert.equal(apiCalls().length, 1, 'not retried by the client');
-      const t = h.clock.t;
+      const t = h.clock.now();
       await h.runUntil(t + 10 * MIN - 1);
       assert.equal(h.started.length, 1, 'the next attempt waits for the backoff');
       await h.runUntil(t + 10 * MIN);
@@ -965,7 +954,7 @@ describe('reliability and security (issue 7)', function () {
     it('a certificate from the wrong CA: kind tls on every poll, exactly one TLS attempt each, no request ever sent', async function () {
       const h = harness({ client: { proxyCa: makeCA({ commonName: 'Not the double' }).cert } });
       h.ctl.start();
-      await h.runUntil(h.clock.t + 3 * 60 * MIN);
+      await h.runUntil(h.clock.now() + 3 * 60 * MIN);
       const polls = h.started.filter((s) => s[1] === 'state').length;
       assert.ok(polls >= 4, `polls: ${polls}`);
       assert.equal(h.out.errors.length, polls);
@@ -980,7 +969,7 @@ describe('reliability and security (issue 7)', function () {
       d.failNext(/\/api\/1\//, { status: 401, times: Infinity, body: { response: null, error: 'token expired (401)' } });
       const h = harness({ client: { refreshToken: d.currentRefreshToken } });
       h.ctl.start();
-      await h.runUntil(h.clock.t + 2 * 60 * MIN);
+      await h.runUntil(h.clock.now() + 2 * 60 * MIN);
       const polls = h.started.length;
       assert.ok(polls >= 3);
       assert.equal(tokenCalls().length, polls, 'one refresh per request');
@@ -994,7 +983,7 @@ describe('reliability and security (issue 7)', function () {
     it('refresh refused (login_required): polling stops, no HTTP call after the refusal, inputs fail without a call', async function () {
       const h = harness({ client: { accessToken: undefined, refreshToken: 'rt-refused-by-the-double' } });
       h.ctl.start();
-      await h.runUntil(h.clock.t + 24 * 60 * MIN);
+      await h.runUntil(h.clock.now() + 24 * 60 * MIN);
       assert.equal(d.calls.length, 1, 'the one refused refresh');
       assert.equal(tokenCalls()[0].status, 401);
       assert.equal(h.out.errors.length, 1);
@@ -1011,13 +1000,13 @@ describe('reliability and security (issue 7)', function () {
       for (const ra of retryAfter) d.failNext(route, { status: 429, headers: { 'retry-after': ra }, body: { response: null, error: 'Too Many Requests' } });
       const h = harness();
       h.ctl.start();
-      await h.runUntil(h.clock.t + 1);
+      await h.runUntil(h.clock.now() + 1);
       assert.match(h.out.statuses.at(-1).text, /^rate-limited until \d\d:\d\d:\d\d/);
       // An input while blocked: refused without a call.
       const n = d.calls.length;
       await assert.rejects(h.ctl.readForInput([VIN]), /rate-limited by Tesla until .*no call made/);
       assert.equal(d.calls.length, n);
-      await h.runUntil(h.clock.t + 6 * 60 * MIN);
+      await h.runUntil(h.clock.now() + 6 * 60 * MIN);
       const gaps = h.gaps();
       const minimum = [1800, 600, 3600, 899, 7200].map((s) => s * 1000); // 60 s is less than the 10 min interval
       minimum.forEach((m, i) => assert.ok(gaps[i] >= m && gaps[i] <= Math.max(m, 10 * MIN) + 2000, `gap ${i}: ${gaps[i] / 1000} s, Retry-After ${retryAfter[i]}`));
@@ -1050,7 +1039,7 @@ describe('reliability and security (issue 7)', function () {
         },
       });
       h.ctl.start();
-      await h.runUntil(h.clock.t + 7 * 60 * MIN);
+      await h.runUntil(h.clock.now() + 7 * 60 * MIN);
       const gaps = h.gaps();
       const base = [10, 20, 40, 60, 60, 60, 60].map((m) => m * MIN);
       assert.equal(draws.length, bursts.length, 'one jitter draw per failure');
