@@ -65,13 +65,14 @@ export class TelemetryInController implements BrokerListener {
     this.broker.register(this);
   }
 
-  async stop(): Promise<void> {
+  /** `restarting`: a new instance of the node starts right after, on the same broker session. */
+  async stop(restarting = false): Promise<void> {
     this.watcher?.close();
     this.watcher = null;
     this.coalescer?.close();
     if (this.statusTimer) clearTimeout(this.statusTimer);
     this.statusTimer = null;
-    await this.broker.deregister(this);
+    await this.broker.deregister(this, restarting);
   }
 
   onMessage(d: Decoded, shared: boolean): void {

@@ -4,11 +4,11 @@
  */
 import { CATALOGUE } from '../../lib/catalogue/index';
 import { PRESETS, describeCa } from '../../lib/registration';
-import type { RED } from './red';
+import type { NodeAPI } from './red';
 
 const registered = new WeakSet<object>();
 
-export function registerAdminEndpoints(RED: RED): void {
+export function registerAdminEndpoints(RED: NodeAPI): void {
   if (registered.has(RED.httpAdmin)) return;
   registered.add(RED.httpAdmin);
   const fields = CATALOGUE.map((f) => ({ name: f.name, id: f.id, kind: f.kind, unit: f.unit, enum: f.enum ?? null }));
