@@ -182,6 +182,22 @@ describe('telemetry-in (Node-RED runtime, aedes broker)', function () {
     assert.equal(out[2].received.length, 0);
   });
 
+  it('a field published as its number comes out under its catalogue name with msg.fieldId; filters and normalising apply; an unknown number stays', async function () {
+    const { out } = await load({ node: { fields: 'MilesSinceReset,261' } });
+    await pub.publish('telemetry/NUM1/v/258', '"1234.5"'); // MilesSinceReset, from a server older than the car
+    await pub.publish('telemetry/NUM1/v/8', '50'); // Soc: not in the filter
+    await pub.publish('telemetry/NUM1/v/261', '3.25'); // in no catalogue yet
+    await out[0].next((m) => m.field === '261');
+    assert.deepEqual(
+      out[0].received.map((m) => [m.topic, m.field, m.fieldId, m.payload, m.raw]),
+      [
+        ['NUM1/MilesSinceReset', 'MilesSinceReset', 258, 1234.5, '1234.5'],
+        ['NUM1/261', '261', undefined, 3.25, 3.25],
+      ],
+    );
+    assert.equal('fieldId' in out[0].received[1], false);
+  });
+
   it('vehicle mode coalesces one record burst into one snapshot', async function () {
     const { out } = await load({ node: { mode: 'vehicle', quietTime: 100 } });
     await Promise.all([

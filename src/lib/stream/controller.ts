@@ -80,7 +80,8 @@ export class TelemetryInController implements BrokerListener {
     if (d.retain && this.options.retained === 'ignore') return;
     const out = OUTPUT_OF[d.kind];
     if (out === 0) {
-      if (this.fields && !this.fields.has(d.name)) return;
+      // The filter names the field, or the number a server published it as.
+      if (this.fields && !this.fields.has(d.name) && !(d.fieldId !== undefined && this.fields.has(String(d.fieldId)))) return;
       if (this.coalescer) {
         this.coalescer.add(d.vin, d.name, shared ? copyJson(d.payload) : d.payload, d.raw, d.retain, d.receivedAt);
         return;
