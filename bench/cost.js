@@ -25,6 +25,7 @@ const { priceOf } = require('../nodes/dist/lib/fleet-api/billing');
 const { createFleetSimulator } = require('../dev/simulator');
 const { startFleetDouble } = require('../dev/fleet-double');
 const { median } = require('./lib/stats');
+const { fakeClock } = require('../test/support/clock');
 
 const M = 60_000;
 const H = 60 * M;
@@ -52,50 +53,6 @@ const CARS = [
   { name: 'night charge, 5 h outage', typed: false, script: script(['park', 1.35], ['charge', 5, false], ['park', 2], ['drive', 1], ['park', 9], ['sleep', 24]) },
   { name: 'two outages (1.2 h, 2 h)', typed: true, script: script(['sleep', 8.05], ['drive', 0.9], ['park', 1.2, false], ['park', 2.15], ['charge', 2, false], ['park', 1], ['sleep', 24]) },
 ].map((c, i) => ({ vin: vin(i + 1), home: { latitude: 37.4 + i * 0.01, longitude: -122.1 }, battery: 40 + 4 * i, chargeLimit: 80, ...c }));
-
-/** A clock whose time only moves in runUntil: timers fire in order, each followed by `settle`. */
-function simClock(start) {
-  let t = start;
-  let seq = 0;
-  const timers = new Map();
-  const add = (fn, ms, every) => {
-    const id = ++seq;
-    timers.set(id, { fn, at: t + Math.max(0, Number(ms) || 0), seq: id, every });
-    return id;
-  };
-  return {
-    now: () => t,
-    setTimeout: (fn, ms) => add(fn, ms, 0),
-    clearTimeout: (h) => void timers.delete(h),
-    setInterval: (fn, ms) => add(fn, ms, Math.max(1, Number(ms) || 1)),
-    clearInterval: (h) => void timers.delete(h),
-    pending: () => timers.size,
-    async runUntil(end, afterEach) {
-      for (;;) {
-        let best = null;
-        let bestId = null;
-        for (const [id, tm] of timers) {
-          if (tm.at > end) continue;
-          if (!best || tm.at < best.at || (tm.at === best.at && tm.seq < best.seq)) {
-            best = tm;
-            bestId = id;
-          }
-        }
-        if (!best) break;
-        t = Math.max(t, best.at);
-        if (best.every) {
-          best.at += best.every;
-          best.seq = ++seq;
-        } else timers.delete(bestId);
-        const r = best.fn();
-        if (r && typeof r.then === 'function') await r.catch(() => {});
-        await afterEach();
-      }
-      t = end;
-      await afterEach();
-    },
-  };
-}
 
 /** TWCManager's policy (docs/fleet-api.md): hourly check, 1 h threshold, no fallback after DISCONNECTED. */
 function twcPolicy(reader, clock, vins) {
@@ -195,7 +152,7 @@ function oursPolicy(reader, clock, vins, staleAfterMs, received) {
 }
 
 async function simulateDay(policyName) {
-  const clock = simClock(START);
+  const clock = fakeClock(START); // time moves only in advanceAsync: each timer, then `settle`
   const vins = CARS.map((c) => c.vin);
   const double = await startFleetDouble({
     clientId: CLIENT_ID,
@@ -305,7 +262,7 @@ async function simulateDay(policyName) {
     if (started && started.then) await started;
     await settle();
     const wall0 = Date.now();
-    await clock.runUntil(START + DAY, settle);
+    await clock.advanceAsync(START + DAY - clock.now(), settle);
     const wallMs = Date.now() - wall0;
     await policy.stop();
     await sim.stop();

@@ -3,7 +3,7 @@
 // messages (the first 100,000 by default) go through (1) what a raw consumer does, JSON.parse(toString()),
 // (2) decode() (topic + JSON + normalise), (3) BrokerConnection.inject() → FreshnessTracker →
 // TelemetryInController (field mode), (4) the same in vehicle mode (snapshots every 500 VINs'
-// worth of messages, on a manual clock). µs per message: median of `reps` passes after 2 warm-ups,
+// worth of messages, on a fake clock). µs per message: median of `reps` passes after 2 warm-ups,
 // the four paths interleaved in each pass.
 // Usage: node bench/hotpath.js [messages] [reps]   (prints JSON, or sends it to bench/run.js)
 const { BrokerConnection } = require('../nodes/dist/lib/stream/broker-connection');
@@ -11,6 +11,7 @@ const { TelemetryInController } = require('../nodes/dist/lib/stream/controller')
 const { decode, TopicParser } = require('../nodes/dist/lib/stream/decode');
 const { fleetMessages } = require('../dev/simulator');
 const { median } = require('./lib/stats');
+const { fakeClock } = require('../test/support/clock');
 
 const N = Number(process.argv[2]) || 100_000;
 const REPS = Number(process.argv[3]) || 7;
@@ -29,21 +30,13 @@ function main() {
   };
   const closers = [];
   for (const mode of ['field', 'vehicle']) {
-    let now = 1_000_000;
-    const pending = new Map();
-    let id = 0;
-    const timers = {
-      now: () => now,
-      setTimeout: (fn, ms) => (pending.set(++id, { fn, at: now + ms }), id),
-      clearTimeout: (h) => pending.delete(h),
-    };
-    const clock = { now: () => now, setInterval: () => 0, clearInterval: () => {} };
+    const clock = fakeClock(1_000_000); // the tracker's sweeps and the vehicle-mode bursts
     const conn = new BrokerConnection({ url: 'bench://no-connection', topicBase: 'telemetry' }, clock);
     const ctl = new TelemetryInController(
       conn,
       { vins: [], fields: [], mode, staleAfterMs: 60 * 60_000, retained: 'flag', quietMs: 250 },
       { send: () => void sink++, status: () => {}, warn: () => {} },
-      timers,
+      clock,
     );
     ctl.start();
     closers.push(() => {
@@ -54,11 +47,7 @@ function main() {
     paths[mode] = (m) => {
       conn.inject(m.topic, m.payload, false);
       if (++k % 5000 === 0) {
-        // the records so far go quiet: their snapshots are sent
-        now += 300;
-        const due = [...pending];
-        pending.clear();
-        for (const [, t] of due) t.fn();
+        clock.advance(300); // the records so far go quiet: their snapshots are sent
       }
     };
   }

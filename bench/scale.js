@@ -10,6 +10,7 @@ const { BrokerConnection } = require('../nodes/dist/lib/stream/broker-connection
 const { TelemetryInController } = require('../nodes/dist/lib/stream/controller');
 const { encodeFieldValue, encodeGoJson, createRng, FIELDS } = require('../dev/simulator');
 const { median } = require('./lib/stats');
+const { fakeClock } = require('../test/support/clock');
 
 const mode = process.argv[2] === 'field' ? 'field' : 'vehicle';
 const VINS = Number(process.argv[3]) || 10_000;
@@ -45,39 +46,20 @@ function gc() {
 function main() {
   if (typeof global.gc !== 'function') throw new Error('run with --expose-gc');
   const rng = createRng('scale');
-  // Manual coalescer timers: bursts are flushed on demand, deterministically.
-  let now = Date.UTC(2025, 0, 2);
-  const pending = new Map();
-  let seq = 0;
-  const timers = {
-    now: () => now,
-    setTimeout: (fn, ms) => {
-      pending.set(++seq, { fn, at: now + ms });
-      return seq;
-    },
-    clearTimeout: (h) => pending.delete(h),
-  };
-  const runTimers = () => {
-    while (pending.size) {
-      const due = [...pending];
-      pending.clear();
-      for (const [, t] of due) {
-        if (t.at > now) now = t.at;
-        t.fn();
-      }
-    }
-  };
+  // A fake clock: bursts are flushed on demand, deterministically. Its sweep timer (every 30 s)
+  // is never due in the few seconds of fake time this runs: the sweeps are called below.
+  const clock = fakeClock(Date.UTC(2025, 0, 2));
+  const QUIET_MS = 250;
+  const runTimers = () => clock.advance(QUIET_MS);
   let sent = 0;
   gc();
   const before = process.memoryUsage().heapUsed;
-  // The tracker runs on the same manual clock (its sweep timer is never due: sweeps are called here).
-  const clock = { now: () => now, setInterval: () => 0, clearInterval: () => {} };
   const conn = new BrokerConnection({ url: 'bench://no-connection', topicBase: 'telemetry' }, clock);
   const ctl = new TelemetryInController(
     conn,
-    { vins: [], fields: [], mode, staleAfterMs: 60 * 60_000, retained: 'flag', quietMs: 250 },
+    { vins: [], fields: [], mode, staleAfterMs: 60 * 60_000, retained: 'flag', quietMs: QUIET_MS },
     { send: () => void sent++, status: () => {}, warn: () => {} },
-    timers,
+    clock,
   );
   ctl.start(); // registers the watcher and the listener (the connection stays 'disconnected')
   gc();
@@ -106,7 +88,7 @@ function main() {
   // The sweep after an hour of silence: every VIN turns stale at once (10,000 stale events).
   const emitted = sent;
   const s = process.hrtime.bigint();
-  conn.tracker.sweep(now + 61 * 60_000);
+  conn.tracker.sweep(clock.now() + 61 * 60_000);
   const staleSweepMs = Number(process.hrtime.bigint() - s) / 1e6;
   const result = {
     mode,

@@ -14,13 +14,15 @@
  * (always typed) and Location (the server converts it). Cars drive, park, charge and sleep;
  * a car's stream can drop while it stays online (so the Fleet API fallback has work to do).
  *
- * Time runs on an injectable clock: the real one for `npm start`, or createManualClock() and
- * sim.step(ms) / sim.tick() for tests and benchmarks (a simulated day in well under a second).
+ * Time runs on an injectable clock: the real one for `npm start`, or the fake clock of
+ * test/support/clock.js and sim.step(ms) / sim.tick() for tests and benchmarks (a simulated day
+ * in well under a second).
  *
- *   const sim = createFleetSimulator({ client, clock: createManualClock(), seed: 1, preset: 'realistic' });
+ *   const { fakeClock } = require('../test/support/clock');
+ *   const sim = createFleetSimulator({ client, clock: fakeClock(Date.UTC(2025, 0, 2)), seed: 1, preset: 'realistic' });
  *   await sim.start(); await sim.step(24 * 3600e3); await sim.stop();
  *
- * Library:  const { createFleetSimulator, createManualClock, encodeGoJson, fleetMessages } = require('./simulator');
+ * Library:  const { createFleetSimulator, encodeGoJson, fleetMessages } = require('./simulator');
  * CLI:      node dev/simulator.js --broker mqtt://127.0.0.1:1883 [--topic-base telemetry] [--seed 1] [--preset demo|realistic]
  *
  * Field ids, kinds and enum names come from the package's data files; nothing is retyped here.
@@ -149,59 +151,6 @@ const realClock = Object.freeze({
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (h) => clearTimeout(h),
 });
-
-/**
- * A clock that only moves when told: `await clock.advance(ms)` runs every timer due in that
- * span in time order (a timer set by a timer runs too if due), awaiting each one's promise.
- */
-function createManualClock(start = Date.UTC(2025, 0, 2, 3, 4, 5)) {
-  let now = typeof start === 'string' ? Date.parse(start) : Number(start);
-  let seq = 0;
-  const timers = new Set();
-  const nextDue = (limit) => {
-    let best = null;
-    for (const t of timers) {
-      if (t.at > limit) continue;
-      if (!best || t.at < best.at || (t.at === best.at && t.seq < best.seq)) best = t;
-    }
-    return best;
-  };
-  return {
-    manual: true,
-    now: () => now,
-    setTimeout(fn, ms) {
-      const t = { at: now + Math.max(0, Number(ms) || 0), seq: seq++, fn };
-      timers.add(t);
-      return t;
-    },
-    clearTimeout(t) {
-      timers.delete(t);
-    },
-    /** Number of pending timers. */
-    pending: () => timers.size,
-    /** Move to the earliest pending timer and run it; resolves false when none is pending. */
-    async next() {
-      const t = nextDue(Infinity);
-      if (!t) return false;
-      timers.delete(t);
-      if (t.at > now) now = t.at;
-      const r = t.fn();
-      if (r && typeof r.then === 'function') await r;
-      return true;
-    },
-    async advance(ms, afterEach) {
-      const end = now + Math.max(0, Number(ms) || 0);
-      for (let t = nextDue(end); t; t = nextDue(end)) {
-        timers.delete(t);
-        if (t.at > now) now = t.at;
-        const r = t.fn();
-        if (r && typeof r.then === 'function') await r;
-        if (afterEach) await afterEach();
-      }
-      now = end;
-    },
-  };
-}
 
 // ---------------------------------------------------------------------------------------------
 // Fields: the catalogue, and how the server encodes each value
@@ -379,7 +328,7 @@ const PRESETS = {
     alertRate: 0.3,
     errorRate: 0.01,
   },
-  /** Real pace, for scripted days in benchmarks (use a manual clock). */
+  /** Real pace, for scripted days in benchmarks (use a fake clock). */
   realistic: {
     recordMs: 10e3,
     parkedRecordFactor: 6,
@@ -984,7 +933,8 @@ class SimCar {
  *   cars       [{vin, name, typed, script?, home?, battery?, chargeLimit?, sentry?, dropsStream?, fields?, …}]
  *              (default: DEMO_CARS, three cars: typed, legacy, stream drops while online)
  *   seed       number or string: everything random (values, field order, ConnectionIds) follows from it
- *   clock      {now(), setTimeout(fn, ms), clearTimeout(h)}; createManualClock() for sim.step()
+ *   clock      {now(), setTimeout(fn, ms), clearTimeout(h)}; sim.step() and sim.tick() need a fake
+ *              clock (advanceAsync, next: test/support/clock.js)
  *   preset     'demo' (default) | 'realistic'; recordMs, warp, durations, jitter, parkedRecordFactor,
  *              alertRate, errorRate override the preset's values
  *   scripted   true: cars follow their scripts; false: they stay in their first phase until told
@@ -1127,18 +1077,18 @@ function createFleetSimulator(options = {}) {
     stateListeners.clear();
   };
 
-  /** Advance a manual clock by ms, running every car's records due in that span; resolves when published. */
+  /** Advance a fake clock by ms, running every car's records due in that span; resolves when published. */
   sim.step = async (ms) => {
-    if (!clock.advance) throw new Error('sim.step needs a manual clock (createManualClock())');
-    await clock.advance(ms, async () => {
+    if (!clock.advanceAsync) throw new Error('sim.step needs a fake clock (test/support/clock.js)');
+    await clock.advanceAsync(ms, async () => {
       if (inflight.size > 2000) await sim.flush();
     });
     await sim.flush();
   };
 
-  /** Run the next scheduled event of any car (one record or phase change) on a manual clock; resolves when published. */
+  /** Run the next scheduled event of any car (one record or phase change) on a fake clock; resolves when published. */
   sim.tick = async () => {
-    if (!clock.next) throw new Error('sim.tick needs a manual clock (createManualClock())');
+    if (!clock.next) throw new Error('sim.tick needs a fake clock (test/support/clock.js)');
     await clock.next();
     await sim.flush();
     return clock.now();
@@ -1314,7 +1264,6 @@ function* fleetMessages(opts = {}) {
 
 module.exports = {
   createFleetSimulator,
-  createManualClock,
   realClock,
   encodeGoJson,
   encodeFieldValue,

@@ -1,7 +1,7 @@
 'use strict';
 // The publisher of the throughput/latency benchmark, in its own process. With `aedes` it also
-// hosts the in-process aedes broker (on 127.0.0.1); with an mqtt:// URL it publishes to that
-// broker (Mosquitto).
+// hosts the in-process aedes broker on 127.0.0.1 (the tests' broker, test/support/broker.js);
+// with an mqtt:// URL it publishes to that broker (Mosquitto).
 //
 // Messages come from dev/simulator.js fleetMessages: many VINs, ~70 % numbers, ~20 % enums
 // (legacy and typed), ~10 % objects, one burst of fields per record, published at QoS 1 with
@@ -14,6 +14,7 @@ const { once } = require('node:events');
 const mqttPacket = require('mqtt-packet');
 const { serve } = require('../lib/child');
 const { fleetMessages } = require('../../dev/simulator');
+const { startBroker } = require('../../test/support/broker');
 
 const target = process.argv[2];
 const SENTINEL_VIN = 'BENCHSENTINEL0000';
@@ -26,27 +27,6 @@ let conn = null;
 let messages = []; // [{suffix: '/VIN/v/Field', payload: Buffer}]
 let records = []; // [{vin, first, last}] over `messages`
 const packetCache = new Map(); // base -> Buffer[]
-
-async function startAedes() {
-  const { Aedes } = require('aedes');
-  const aedes = await Aedes.createBroker();
-  const server = net.createServer(aedes.handle);
-  const sockets = new Set();
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    url: `mqtt://127.0.0.1:${server.address().port}`,
-    async close() {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(() => r()));
-      await new Promise((r) => aedes.close(() => r()));
-    },
-  };
-}
 
 /** A minimal MQTT 3.1.1 publishing connection: CONNECT, pre-encoded PUBLISHes, PUBACK counting. */
 async function connect(url) {
@@ -194,7 +174,7 @@ serve(
 (async () => {
   let url = target;
   if (target === 'aedes') {
-    broker = await startAedes();
+    broker = await startBroker();
     url = broker.url;
   }
   conn = await connect(url);

@@ -9,9 +9,9 @@ const path = require('node:path');
 const { once } = require('node:events');
 const mqtt = require('mqtt');
 const { startBroker } = require('../support/broker');
+const { fakeClock } = require('../support/clock');
 const {
   createFleetSimulator,
-  createManualClock,
   encodeGoJson,
   fleetMessages,
   FIELDS,
@@ -113,7 +113,7 @@ describe('dev/simulator', function () {
 
   /** A simulator on the test broker with a manual clock; stopped after the test. */
   async function startSim(opts = {}) {
-    const clock = opts.clock || createManualClock(START);
+    const clock = opts.clock || fakeClock(START);
     const sim = createFleetSimulator({ url: broker.url, clock, seed: 7, ...opts });
     let count = 0;
     sim.onPublish(() => count++);
@@ -402,8 +402,8 @@ describe('dev/simulator', function () {
   });
 
   describe('without a broker', function () {
-    it('runs a simulated day on the manual clock without real waiting', async function () {
-      const clock = createManualClock(START);
+    it('runs a simulated day on the fake clock without real waiting', async function () {
+      const clock = fakeClock(START);
       const client = recordingClient();
       const sim = createFleetSimulator({ client, clock, seed: 3, preset: 'realistic' });
       await sim.start();
@@ -431,7 +431,7 @@ describe('dev/simulator', function () {
     it('is deterministic for a seed', async function () {
       async function run(seed) {
         const client = recordingClient();
-        const sim = createFleetSimulator({ client, clock: createManualClock(START), seed });
+        const sim = createFleetSimulator({ client, clock: fakeClock(START), seed });
         await sim.start();
         await sim.step(5 * 60e3);
         await sim.stop();
@@ -446,7 +446,7 @@ describe('dev/simulator', function () {
     });
 
     it('carState gives a vehicle_data-shaped object for the Fleet API double', async function () {
-      const sim = createFleetSimulator({ client: recordingClient(), clock: createManualClock(START), seed: 5, scripted: false });
+      const sim = createFleetSimulator({ client: recordingClient(), clock: fakeClock(START), seed: 5, scripted: false });
       await sim.start();
       await sim.setPhase(TYPED, 'charge');
       await sim.setPhase(LEGACY, 'drive');

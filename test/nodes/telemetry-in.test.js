@@ -6,7 +6,7 @@ const { sameValue } = require('../support/values');
 const fs = require('node:fs');
 const path = require('node:path');
 const { startBroker, publisher } = require('../support/broker');
-const { helper, nodeModules, collector, statusIs, warnings } = require('../support/red');
+const { helper, nodeModules, collector, connected, statusIs, warnings } = require('../support/red');
 
 const golden = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'mqtt-golden.json'), 'utf8'));
 
@@ -182,6 +182,22 @@ describe('telemetry-in (Node-RED runtime, aedes broker)', function () {
     assert.equal(out[2].received.length, 0);
   });
 
+  it('a field published as its number comes out under its catalogue name with msg.fieldId; filters and normalising apply; an unknown number stays', async function () {
+    const { out } = await load({ node: { fields: 'MilesSinceReset,261' } });
+    await pub.publish('telemetry/NUM1/v/258', '"1234.5"'); // MilesSinceReset, from a server older than the car
+    await pub.publish('telemetry/NUM1/v/8', '50'); // Soc: not in the filter
+    await pub.publish('telemetry/NUM1/v/261', '3.25'); // in no catalogue yet
+    await out[0].next((m) => m.field === '261');
+    assert.deepEqual(
+      out[0].received.map((m) => [m.topic, m.field, m.fieldId, m.payload, m.raw]),
+      [
+        ['NUM1/MilesSinceReset', 'MilesSinceReset', 258, 1234.5, '1234.5'],
+        ['NUM1/261', '261', undefined, 3.25, 3.25],
+      ],
+    );
+    assert.equal('fieldId' in out[0].received[1], false);
+  });
+
   it('vehicle mode coalesces one record burst into one snapshot', async function () {
     const { out } = await load({ node: { mode: 'vehicle', quietTime: 100 } });
     await Promise.all([
@@ -263,6 +279,89 @@ describe('telemetry-in (Node-RED runtime, aedes broker)', function () {
         ['a/b/+/v/+', 1],
       ],
     );
+  });
+
+  /** Counts what our MQTT client (not the test publisher) does at the broker: connections, subscriptions, disconnections. */
+  function brokerSide() {
+    const ours = (client) => client && !client.id.startsWith('pub-');
+    const seen = { connects: 0, subscriptions: 0, disconnects: [] };
+    broker.aedes.on('client', (c) => ours(c) && seen.connects++);
+    broker.aedes.on('subscribe', (subs, c) => ours(c) && (seen.subscriptions += subs.length));
+    broker.aedes.on('clientDisconnect', (c) => ours(c) && seen.disconnects.push(c.id));
+    /** Resolves when our client `id` has disconnected. */
+    seen.disconnected = (id) =>
+      new Promise((resolve) => {
+        if (seen.disconnects.includes(id)) return resolve();
+        broker.aedes.on('clientDisconnect', (c) => c.id === id && resolve());
+      });
+    return seen;
+  }
+
+  /** Resolves once a broker connection is back to idle (its client ended). */
+  function idle(conn) {
+    return new Promise((resolve) => {
+      if (conn.state === 'idle') return resolve();
+      conn.on('state', (state) => state === 'idle' && resolve());
+    });
+  }
+
+  it("a 'modified nodes' deploy that changes only telemetry-in keeps the MQTT session: no new CONNECT, no resubscription, no retained replay", async function () {
+    await pub.publish('telemetry/RET1/v/BatteryLevel', '"61"', { retain: true });
+    const seen = brokerSide();
+    const { out } = await load({});
+    const first = await out[0].next((m) => m.vin === 'RET1');
+    assert.equal(first.retain, true);
+    const conn = await connected('b1');
+    assert.deepEqual([seen.connects, seen.subscriptions], [1, 5]);
+    const before = helper.getNode('in1');
+    const from = out.map((o) => o.received.length);
+
+    await helper.setFlows(flow({ url: broker.url, node: { name: 'renamed', fields: 'BatteryLevel' } }), 'nodes');
+    const after = helper.getNode('in1');
+    assert.notEqual(after, before, 'telemetry-in was re-created');
+    assert.equal(after.name, 'renamed');
+    assert.equal(helper.getNode('b1').connection, conn, 'the broker config node was not');
+    // The new node is on the live session at once (a reconnect would pass through connecting).
+    assert.equal(conn.state, 'connected');
+    await pub.publish('telemetry/RET1/v/BatteryLevel', '62');
+    await out[0].next((m) => m.payload === 62, from[0]);
+    assert.deepEqual(
+      out[0].received.slice(from[0]).map((m) => [m.payload, m.retain]),
+      [[62, false]],
+      'the retained value was not delivered again',
+    );
+    assert.deepEqual([seen.connects, seen.subscriptions, conn.stats.connects, seen.disconnects.length], [1, 5, 1, 0]);
+  });
+
+  it("removing the broker's last telemetry-in in a 'modified nodes' deploy ends its MQTT session", async function () {
+    const seen = brokerSide();
+    await load({ broker: { clientId: 'nr-last-user' } });
+    const conn = await connected('b1');
+    const gone = seen.disconnected('nr-last-user');
+    await helper.setFlows(
+      flow({ url: broker.url, broker: { clientId: 'nr-last-user' } }).filter((n) => n.id !== 'in1'),
+      'nodes',
+    );
+    await Promise.all([gone, idle(conn)]);
+    assert.equal(helper.getNode('b1').connection, conn);
+  });
+
+  it('a telemetry-in moved to another broker: the first broker ends its session once the deploy has started every node', async function () {
+    const seen = brokerSide();
+    const two = (broker2) => [
+      ...flow({ url: broker.url, broker: { clientId: 'nr-first' }, node: broker2 ? { broker: 'b2' } : {} }),
+      { id: 'b2', z: 'tab1', type: 'telemetry-broker', url: broker.url, topicBase: 'telemetry', clientId: 'nr-second', reconnectPeriod: 0.2 },
+    ];
+    const subscribed = broker.subscribed((t, c) => c.id === 'nr-first' && t.endsWith('/connectivity'));
+    await helper.load(nodeModules('telemetry-broker', 'telemetry-in'), two(false));
+    await subscribed;
+    const first = helper.getNode('b1').connection;
+    const gone = seen.disconnected('nr-first');
+    await helper.setFlows(two(true), 'nodes');
+    await Promise.all([gone, idle(first)]);
+    const second = await connected('b2');
+    assert.equal(second.userCount, 1);
+    assert.equal(seen.connects, 2);
   });
 
   it('closing the flow leaves no MQTT client, socket or timer behind', async function () {

@@ -143,6 +143,30 @@ describe('vehicle-data (Node-RED runtime, aedes, HTTPS Fleet API double)', funct
     await status;
   });
 
+  it("a 'modified nodes' deploy that changes only vehicle-data keeps the account (its client, today's billed calls) and the broker session", async function () {
+    const settings = { auto: true, vins: VIN, staleAfter: 60 };
+    const { out, node } = await load(settings);
+    const conn = await connected('b1');
+    const client = helper.getNode('acc1').client;
+    node.receive({ vin: VIN });
+    await out.next((m) => m.field === 'BatteryLevel');
+    assert.equal(client.meter.billedToday(VIN), 1);
+    const from = out.received.length;
+
+    await helper.setFlows(flow({ ...settings, name: 'renamed' }), 'nodes');
+    const again = helper.getNode('vd1');
+    assert.notEqual(again, node, 'vehicle-data was re-created');
+    assert.equal(helper.getNode('acc1').client, client, 'the account was not: same client, same meter');
+    assert.equal(helper.getNode('b1').connection, conn, 'nor the broker');
+    assert.equal(conn.state, 'connected');
+    assert.equal(conn.stats.connects, 1, 'no new MQTT connection');
+    const status = statusIs(again, (s) => /today 2 calls/.test(s.text || ''));
+    again.receive({ vin: VIN });
+    await out.next((m) => m.field === 'BatteryLevel', from);
+    assert.equal(client.meter.billedToday(VIN), 2, "the day's count went on");
+    await status;
+  });
+
   it('errors reach a Catch node with done(err), and nothing secret is in them', async function () {
     const { out } = await load({ auto: false, broker: '' });
     await helper.unload();

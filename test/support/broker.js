@@ -40,17 +40,23 @@ async function startBroker({ port = 0 } = {}) {
   };
 }
 
-/** A real MQTT.js client that publishes as the fleet-telemetry server would (`opts`: more MQTT.js options, e.g. TLS, login). */
-async function publisher(url, opts = {}) {
-  const client = mqtt.connect(url, { clientId: `pub-${process.pid}-${Math.random().toString(16).slice(2)}`, ...opts });
+/**
+ * A real MQTT.js client that publishes as the fleet-telemetry server would; `publish` resolves
+ * on PUBACK (QoS 1 unless told). `options` go to MQTT.js (username, password, reconnectPeriod…).
+ * It reconnects by itself: an error after the first connection (a refused reconnect while the
+ * broker is down) is not a test failure. `end(true)` does not wait for messages in flight.
+ */
+async function publisher(url, options = {}) {
+  const client = mqtt.connect(url, { clientId: `pub-${process.pid}-${Math.random().toString(16).slice(2)}`, ...options });
   await once(client, 'connect');
+  client.on('error', () => {});
   return {
     client,
     publish(topic, payload, { retain = false, qos = 1 } = {}) {
       return client.publishAsync(topic, payload, { retain, qos });
     },
-    end() {
-      return client.endAsync();
+    end(force = false) {
+      return client.endAsync(force);
     },
   };
 }

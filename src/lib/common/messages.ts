@@ -13,6 +13,8 @@ export interface CarMessage {
   receivedAt: number;
   payload: unknown;
   field?: string;
+  /** The field's number, when the server published the field as its number. */
+  fieldId?: number;
   raw?: unknown;
   retain?: boolean;
   changed?: string[];
@@ -44,7 +46,12 @@ function topicOf(d: Decoded): string {
 
 /** A `telemetry-in` message (field mode) from a decoded MQTT message. */
 export function messageFromDecoded(d: Decoded, payload: unknown = d.payload, raw: unknown = d.raw): CarMessage {
-  if (d.kind === 'data') return fieldMessage(d.vin, d.name, payload, raw, 'telemetry', d.receivedAt, d.retain);
+  if (d.kind === 'data') {
+    const msg = fieldMessage(d.vin, d.name, payload, raw, 'telemetry', d.receivedAt, d.retain);
+    // A field the server published as its number: `field` is the catalogue's name, this the number.
+    if (d.fieldId !== undefined) msg.fieldId = d.fieldId;
+    return msg;
+  }
   return { event: d.kind, topic: topicOf(d), vin: d.vin, payload, raw, retain: d.retain, source: 'telemetry', receivedAt: d.receivedAt };
 }
 

@@ -118,9 +118,10 @@ export class VehicleDataController {
     this.updateStatus();
   }
 
-  async stop(): Promise<void> {
+  /** `restarting`: a new instance of the node starts right after, on the same broker session. */
+  async stop(restarting = false): Promise<void> {
     this.stopped = true;
-    if (this.watcher) await this.broker?.deregister(this.brokerUser);
+    if (this.watcher) await this.broker?.deregister(this.brokerUser, restarting);
     this.watcher?.close();
     this.watcher = null;
     this.unsubscribeMeter?.();

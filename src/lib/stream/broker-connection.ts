@@ -148,10 +148,20 @@ export class BrokerConnection extends EventEmitter {
     if (!this.client) this.connect();
   }
 
-  /** Remove a listener; after the last one the client disconnects. */
-  async deregister(listener: BrokerListener): Promise<void> {
+  /**
+   * Remove a listener; after the last one the client disconnects, unless `restarting`: the
+   * listener's successor is about to register, and finds the session up (no new CONNECT, no
+   * resubscription, so no replay of the retained messages). releaseIfUnused() ends a session
+   * kept that way that nobody came back to.
+   */
+  async deregister(listener: BrokerListener, restarting = false): Promise<void> {
     const i = this.users.indexOf(listener);
     if (i >= 0) this.users.splice(i, 1);
+    if (this.users.length === 0 && !restarting) await this.disconnect();
+  }
+
+  /** Disconnect when no listener is registered. */
+  async releaseIfUnused(): Promise<void> {
     if (this.users.length === 0) await this.disconnect();
   }
 

@@ -66,13 +66,14 @@ export class TelemetryInController implements BrokerListener {
     this.broker.register(this);
   }
 
-  async stop(): Promise<void> {
+  /** `restarting`: a new instance of the node starts right after, on the same broker session. */
+  async stop(restarting = false): Promise<void> {
     this.watcher?.close();
     this.watcher = null;
     this.coalescer?.close();
     if (this.statusTimer) clearTimeout(this.statusTimer);
     this.statusTimer = null;
-    await this.broker.deregister(this);
+    await this.broker.deregister(this, restarting);
   }
 
   onMessage(d: Decoded, shared: boolean): void {
@@ -80,7 +81,8 @@ export class TelemetryInController implements BrokerListener {
     if (d.retain && this.options.retained === 'ignore') return;
     const out = OUTPUT_OF[d.kind];
     if (out === 0) {
-      if (this.fields && !this.fields.has(d.name)) return;
+      // The filter names the field, or the number a server published it as.
+      if (this.fields && !this.fields.has(d.name) && !(d.fieldId !== undefined && this.fields.has(String(d.fieldId)))) return;
       if (this.coalescer) {
         this.coalescer.add(d.vin, d.name, shared ? copyJson(d.payload) : d.payload, d.raw, d.retain, d.receivedAt);
         return;

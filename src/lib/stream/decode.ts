@@ -3,6 +3,7 @@
  * One parse per MQTT message, shared by every node of a broker: split on '/', a JSON.parse,
  * one normaliser look-up. No regex, no catalogue scan.
  */
+import { FIELDS_BY_ID, FieldInfo } from '../catalogue/index';
 import { normaliserOf } from './normalise';
 
 export type RecordKind = 'data' | 'alert' | 'alert-history' | 'error' | 'connectivity';
@@ -12,6 +13,8 @@ export interface TopicInfo {
   kind: RecordKind;
   /** Field (for `data`), alert or error name; `''` for connectivity. */
   name: string;
+  /** Set when the server published the field as its number (`v/258`): `name` is then the catalogue's. */
+  fieldId?: number;
 }
 
 /** A message decoded according to its topic. */
@@ -56,6 +59,24 @@ export function subscriptionTopics(topicBase: string, sharedGroup?: string): str
   return sharedGroup ? filters.map((f) => `$share/${sharedGroup}/${f}`) : filters;
 }
 
+/**
+ * A server older than the car's firmware publishes a newer field as its number (`v/258`); field
+ * ids are stable, so the catalogue names it. Keyed by the number as the server writes it
+ * (decimal, no sign, no leading zero), built once: a topic's field segment is looked up only
+ * when it starts with a digit, and never parsed as a number.
+ */
+const FIELD_BY_NUMBER: ReadonlyMap<string, FieldInfo> = new Map([...FIELDS_BY_ID].map(([id, f]) => [String(id), f]));
+
+/** The topic info of a data record: a field number the catalogue knows becomes its name. */
+function dataInfo(vin: string, field: string): TopicInfo {
+  const c = field.charCodeAt(0);
+  if (c >= 0x30 && c <= 0x39) {
+    const f = FIELD_BY_NUMBER.get(field);
+    if (f) return { vin, kind: 'data', name: f.name, fieldId: f.id };
+  }
+  return { vin, kind: 'data', name: field };
+}
+
 export class TopicParser {
   private readonly prefix: string;
 
@@ -82,7 +103,7 @@ export class TopicParser {
     const second = b - a - 1;
     if (c < 0) {
       if (b + 1 === topic.length) return null; // empty name
-      if (second === 1 && topic.charCodeAt(a + 1) === 0x76 /* v */) return { vin, kind: 'data', name: topic.slice(b + 1) };
+      if (second === 1 && topic.charCodeAt(a + 1) === 0x76 /* v */) return dataInfo(vin, topic.slice(b + 1));
       if (second === 6 && topic.startsWith('errors', a + 1)) return { vin, kind: 'error', name: topic.slice(b + 1) };
       return null;
     }
@@ -216,7 +237,9 @@ export function decode(
   }
   const live =
     !retain && !(info.kind === 'connectivity' && (value as { status: string | null }).status === 'DISCONNECTED');
-  return { vin: info.vin, kind: info.kind, name: info.name, raw, payload: value, retain, receivedAt, live };
+  const d: Decoded = { vin: info.vin, kind: info.kind, name: info.name, raw, payload: value, retain, receivedAt, live };
+  if (info.fieldId !== undefined) d.fieldId = info.fieldId;
+  return d;
 }
 
 export function isBad(d: Decoded | BadInput): d is BadInput {

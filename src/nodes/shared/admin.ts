@@ -17,7 +17,7 @@ import {
   validate,
 } from '../../lib/registration';
 import { ADMIN_TEXTS } from './admin-texts';
-import type { RED } from './red';
+import type { NodeAPI } from './red';
 
 /** The settings of a telemetry-config dialog the preview reads (anything else is ignored). */
 const PREVIEW_KEYS = ['hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'exp'] as const;
@@ -37,7 +37,7 @@ export function previewOf(input: Record<string, unknown>, now: number = Date.now
 
 const registered = new WeakSet<object>();
 
-export function registerAdminEndpoints(RED: RED): void {
+export function registerAdminEndpoints(RED: NodeAPI): void {
   if (registered.has(RED.httpAdmin)) return;
   registered.add(RED.httpAdmin);
   const fields = CATALOGUE.map((f) => ({ name: f.name, id: f.id, kind: f.kind, unit: f.unit, enum: f.enum ?? null }));

@@ -1,73 +1,56 @@
 /**
- * The small part of Node-RED's runtime API these nodes use (typed here rather than adding a
- * types package). Only the node files import it; src/lib never does.
+ * Node-RED's runtime API is typed by @types/node-red; this file holds only what those types
+ * lack: our config nodes as the nodes that use them see them, and the close handler. Only the
+ * node files import it; src/lib never does.
  */
-import type { NodeStatus } from '../../lib/common/status';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { FleetApiClient } from '../../lib/fleet-api';
+import type { BrokerConnection } from '../../lib/stream/broker-connection';
 
-export type NodeMessage = Record<string, unknown>;
-/** One message, or one entry per output (each a message, several messages, or null). */
-export type Outgoing = NodeMessage | null | Array<NodeMessage | NodeMessage[] | null>;
-export type SendFn = (msg: Outgoing) => void;
-export type DoneFn = (err?: Error) => void;
+export type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 
-export interface Node {
-  id: string;
-  type: string;
-  name?: string;
-  credentials: Record<string, string | undefined>;
-  on(event: 'input', fn: (msg: NodeMessage, send: SendFn, done: DoneFn) => void): void;
-  on(event: 'close', fn: (removed: boolean, done: () => void) => void): void;
-  status(s: NodeStatus | Record<string, never>): void;
-  send(msg: Outgoing): void;
-  log(text: string): void;
-  warn(text: string): void;
-  error(err: string | Error, msg?: NodeMessage): void;
+/** A node's editor settings: Node-RED's own (`id`, `type`, `name`, `z`) and the node type's. */
+export type Config<T> = NodeDef & T;
+
+export interface TelemetryBrokerCredentials {
+  username?: string;
+  password?: string;
 }
 
 /** A `telemetry-broker` config node as other nodes see it. */
-export interface TelemetryBrokerNode extends Node {
-  connection: import('../../lib/stream/broker-connection').BrokerConnection;
+export interface TelemetryBrokerNode extends Node<TelemetryBrokerCredentials> {
+  connection: BrokerConnection;
+}
+
+export interface TeslaAccountCredentials {
+  clientId?: string;
+  clientSecret?: string;
+  refreshToken?: string;
+  accessToken?: string;
 }
 
 /** A `tesla-account` config node as other nodes see it. */
-export interface TeslaAccountNode extends Node {
+export interface TeslaAccountNode extends Node<TeslaAccountCredentials> {
   /** null when the settings are unusable (`problem` says why). */
-  client: import('../../lib/fleet-api').FleetApiClient | null;
+  client: FleetApiClient | null;
   problem: string | null;
   domain: string;
 }
 
-export interface Request {
-  body?: unknown;
-  query: Record<string, string | undefined>;
-  params: Record<string, string | undefined>;
-}
-export interface Response {
-  json(v: unknown): void;
-  status(code: number): Response;
-}
-type Handler = (req: Request, res: Response) => void;
-/** Any node constructor (`this` and config typed by each node). */
-export type NodeConstructor = (this: never, config: never) => void;
-
-export interface RED {
-  nodes: {
-    createNode(node: Node, config: Record<string, unknown>): void;
-    registerType(type: string, ctor: NodeConstructor, opts?: Record<string, unknown>): void;
-    getNode(id: string): Node | null;
-  };
-  httpAdmin: {
-    get(path: string, perm: unknown, fn: Handler): void;
-    post(path: string, perm: unknown, fn: Handler): void;
-  };
-  auth: { needsPermission(permission: string): unknown };
-  settings: { userDir?: string; [key: string]: unknown };
+/** The config node of an id, or null (none chosen, or not of that type: Node-RED types the id only). */
+export function configNode<T extends Node<object>>(RED: NodeAPI, id: string | undefined, type: string): T | null {
+  const node = id ? (RED.nodes.getNode(id) as Node<object> | null) : null;
+  return node && node.type === type ? (node as T) : null;
 }
 
-/** Run an async close step and always call done (a failure is logged, never thrown). */
-export function closeWith(node: Node, work: () => Promise<unknown>): (removed: boolean, done: () => void) => void {
-  return (_removed, done) => {
-    work().then(
+/**
+ * A close handler that runs an async step and always calls done (a failure is logged, never
+ * thrown). The step learns whether the node was removed, or is only being restarted (a deploy
+ * that changed it; a new instance starts right after).
+ */
+export function closeWith(node: Node<object>, work: (removed: boolean) => Promise<unknown>): (removed: boolean, done: () => void) => void {
+  return (removed, done) => {
+    work(removed === true).then(
       () => done(),
       (e: unknown) => {
         node.warn(`close: ${(e as Error)?.message ?? e}`);

@@ -1,12 +1,14 @@
 /**
  * `telemetry-broker` config node: holds one shared BrokerConnection (MQTT client, decoder,
  * per-VIN freshness) for every node that uses it. TLS options come from an optional core
- * `tls-config` node, read with its own `addTLSOptions` and passed on as plain options.
+ * `tls-config` node, read with its own `addTLSOptions` and passed on as plain options. Node-RED stops
+ * a config node only when it was removed or its own settings changed (or on a full deploy); a
+ * flow node restarted by a "modified nodes" deploy finds the session still up.
  */
 import { BrokerConnection, BrokerTlsOptions, checkSettings } from '../../lib/stream/broker-connection';
 import { Failure, TEXT } from '../../lib/stream/broker-texts';
 import { registerAdminEndpoints } from '../shared/admin';
-import { Node, RED, TelemetryBrokerNode, closeWith } from '../shared/red';
+import { Config, Node, NodeAPI, TelemetryBrokerCredentials, TelemetryBrokerNode, closeWith } from '../shared/red';
 
 interface TelemetryBrokerConfig {
   url: string;
@@ -21,7 +23,7 @@ interface TelemetryBrokerConfig {
 }
 
 /** A core `tls-config` node (@node-red/nodes core/network/05-tls.js). */
-interface TlsConfigNode extends Node {
+interface TlsConfigNode extends Node<object> {
   valid?: boolean;
   addTLSOptions(opts: Record<string, unknown>): Record<string, unknown>;
 }
@@ -33,7 +35,7 @@ function seconds(value: unknown, fallback: number): number {
 }
 
 /** The TLS options of the chosen tls-config node, or why it cannot be used. */
-function tlsOptions(RED: RED, id: string | undefined): { tls?: BrokerTlsOptions; problem?: string } {
+function tlsOptions(RED: NodeAPI, id: string | undefined): { tls?: BrokerTlsOptions; problem?: string } {
   if (!id) return {};
   const node = RED.nodes.getNode(id) as TlsConfigNode | null;
   if (!node || typeof node.addTLSOptions !== 'function') return { problem: TEXT.tlsConfigMissing };
@@ -52,13 +54,13 @@ function tlsOptions(RED: RED, id: string | undefined): { tls?: BrokerTlsOptions;
   return { tls };
 }
 
-export = function (RED: RED): void {
+export = function (RED: NodeAPI): void {
   registerAdminEndpoints(RED);
-  function TelemetryBroker(this: TelemetryBrokerNode, config: TelemetryBrokerConfig): void {
-    RED.nodes.createNode(this, config as unknown as Record<string, unknown>);
+  function TelemetryBroker(this: TelemetryBrokerNode, config: Config<TelemetryBrokerConfig>): void {
+    RED.nodes.createNode(this, config);
     const creds = this.credentials ?? {};
     const { tls, problem } = tlsOptions(RED, config.tls?.trim() || undefined);
-    this.connection = new BrokerConnection({
+    const connection = new BrokerConnection({
       url: String(config.url ?? '').trim(),
       topicBase: config.topicBase ?? 'telemetry',
       clientId: config.clientId?.trim() || undefined,
@@ -71,15 +73,26 @@ export = function (RED: RED): void {
       clean: config.clean !== false && config.clean !== 'false',
       reconnectPeriodMs: seconds(config.reconnectPeriod, 5),
     });
-    const settings = this.connection.settings;
+    this.connection = connection;
+    const settings = connection.settings;
     for (const p of checkSettings(settings)) this.warn(p);
-    if (this.connection.tlsUnverified) this.warn(TEXT.tlsNotVerifiedWarning(settings.url));
+    if (connection.tlsUnverified) this.warn(TEXT.tlsNotVerifiedWarning(settings.url));
     // One warning per cause, not one per retry; again when the cause changes.
-    this.connection.on('failure', (f: Failure) => this.warn(f.message));
-    this.connection.on('recovered', (f: Failure) => this.log(TEXT.connectedAgain(settings.url, f.short)));
-    this.on('close', closeWith(this, () => this.connection.close()));
+    connection.on('failure', (f: Failure) => this.warn(f.message));
+    connection.on('recovered', (f: Failure) => this.log(TEXT.connectedAgain(settings.url, f.short)));
+    // Once a deploy has started every node: a session kept for a restarted node that did not
+    // come back (it now uses another broker, or was disabled) is ended.
+    const afterDeploy = (): void => void connection.releaseIfUnused();
+    RED.events.on('flows:started', afterDeploy);
+    this.on(
+      'close',
+      closeWith(this, () => {
+        RED.events.off('flows:started', afterDeploy);
+        return connection.close();
+      }),
+    );
   }
-  RED.nodes.registerType('telemetry-broker', TelemetryBroker, {
+  RED.nodes.registerType<TelemetryBrokerNode, Config<TelemetryBrokerConfig>, unknown, TelemetryBrokerCredentials>('telemetry-broker', TelemetryBroker, {
     credentials: { username: { type: 'text' }, password: { type: 'password' } },
   });
 };

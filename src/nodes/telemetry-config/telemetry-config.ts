@@ -5,15 +5,15 @@
 import { ValidationError, runAction, summarise } from '../../lib/registration/controller';
 import type { TelemetryConfigProps } from '../../lib/registration';
 import { registerAdminEndpoints } from '../shared/admin';
-import { Node, RED, TeslaAccountNode } from '../shared/red';
+import { Config, Node, NodeAPI, TeslaAccountNode, configNode } from '../shared/red';
 
-type TelemetryConfigNodeConfig = TelemetryConfigProps & { account: string; action?: string };
+type TelemetryConfigNodeConfig = Config<TelemetryConfigProps & { account: string; action?: string }>;
 
-export = function (RED: RED): void {
+export = function (RED: NodeAPI): void {
   registerAdminEndpoints(RED);
   function TelemetryConfig(this: Node, config: TelemetryConfigNodeConfig): void {
-    RED.nodes.createNode(this, config as unknown as Record<string, unknown>);
-    const account = RED.nodes.getNode(config.account) as TeslaAccountNode | null;
+    RED.nodes.createNode(this, config);
+    const account = configNode<TeslaAccountNode>(RED, config.account, 'tesla-account');
     const props: TelemetryConfigProps & { action?: string } = {
       hostname: config.hostname,
       port: config.port,

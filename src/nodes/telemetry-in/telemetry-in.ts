@@ -5,7 +5,7 @@
 import { TelemetryInController } from '../../lib/stream/controller';
 import { minutesToMs, parseList } from '../../lib/common/util';
 import { registerAdminEndpoints } from '../shared/admin';
-import { Node, RED, TelemetryBrokerNode, closeWith } from '../shared/red';
+import { Config, Node, NodeAPI, TelemetryBrokerNode, closeWith, configNode } from '../shared/red';
 
 interface TelemetryInConfig {
   broker: string;
@@ -17,11 +17,11 @@ interface TelemetryInConfig {
   quietTime?: number | string;
 }
 
-export = function (RED: RED): void {
+export = function (RED: NodeAPI): void {
   registerAdminEndpoints(RED);
-  function TelemetryIn(this: Node, config: TelemetryInConfig): void {
-    RED.nodes.createNode(this, config as unknown as Record<string, unknown>);
-    const broker = RED.nodes.getNode(config.broker) as TelemetryBrokerNode | null;
+  function TelemetryIn(this: Node, config: Config<TelemetryInConfig>): void {
+    RED.nodes.createNode(this, config);
+    const broker = configNode<TelemetryBrokerNode>(RED, config.broker, 'telemetry-broker');
     if (!broker?.connection) {
       this.status({ fill: 'red', shape: 'ring', text: 'no broker configured' });
       this.error('telemetry-in: choose a telemetry-broker configuration');
@@ -45,7 +45,8 @@ export = function (RED: RED): void {
       },
     );
     controller.start();
-    this.on('close', closeWith(this, () => controller.stop()));
+    // Restarted by a deploy (not removed): the shared MQTT session stays up for the new instance.
+    this.on('close', closeWith(this, (removed) => controller.stop(!removed)));
   }
   RED.nodes.registerType('telemetry-in', TelemetryIn);
 };

@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { FileTokenStore, FleetApiClient, Region } from '../../lib/fleet-api';
-import { Node, RED, TeslaAccountNode, closeWith } from '../shared/red';
+import { Config, NodeAPI, TeslaAccountCredentials, TeslaAccountNode, closeWith } from '../shared/red';
 
 interface TeslaAccountConfig {
   region?: string;
@@ -17,9 +17,9 @@ interface TeslaAccountConfig {
   domain?: string;
 }
 
-export = function (RED: RED): void {
-  function TeslaAccount(this: TeslaAccountNode, config: TeslaAccountConfig): void {
-    RED.nodes.createNode(this as Node, config as unknown as Record<string, unknown>);
+export = function (RED: NodeAPI): void {
+  function TeslaAccount(this: TeslaAccountNode, config: Config<TeslaAccountConfig>): void {
+    RED.nodes.createNode(this, config);
     const creds = this.credentials ?? {};
     this.domain = (config.domain ?? '').trim();
     this.client = null;
@@ -46,7 +46,7 @@ export = function (RED: RED): void {
     }
     this.on('close', closeWith(this, async () => this.client?.close()));
   }
-  RED.nodes.registerType('tesla-account', TeslaAccount, {
+  RED.nodes.registerType<TeslaAccountNode, Config<TeslaAccountConfig>, unknown, TeslaAccountCredentials>('tesla-account', TeslaAccount, {
     credentials: {
       clientId: { type: 'text' },
       clientSecret: { type: 'password' },

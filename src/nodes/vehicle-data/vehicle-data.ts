@@ -5,7 +5,7 @@
 import type { CarMessage } from '../../lib/common/messages';
 import { minutesToMs, parseList } from '../../lib/common/util';
 import { VehicleDataController } from '../../lib/fallback/controller';
-import { Node, NodeMessage, RED, TelemetryBrokerNode, TeslaAccountNode, closeWith } from '../shared/red';
+import { Config, Node, NodeAPI, NodeMessage, TelemetryBrokerNode, TeslaAccountNode, closeWith, configNode } from '../shared/red';
 
 interface VehicleDataConfig {
   account: string;
@@ -21,10 +21,10 @@ interface VehicleDataConfig {
 
 const DEFAULT_ENDPOINTS = 'charge_state;drive_state;location_data;vehicle_state';
 
-export = function (RED: RED): void {
-  function VehicleData(this: Node, config: VehicleDataConfig): void {
-    RED.nodes.createNode(this, config as unknown as Record<string, unknown>);
-    const account = RED.nodes.getNode(config.account) as TeslaAccountNode | null;
+export = function (RED: NodeAPI): void {
+  function VehicleData(this: Node, config: Config<VehicleDataConfig>): void {
+    RED.nodes.createNode(this, config);
+    const account = configNode<TeslaAccountNode>(RED, config.account, 'tesla-account');
     if (!account?.client) {
       const why = account ? account.problem : 'choose a tesla-account configuration';
       this.status({ fill: 'red', shape: 'ring', text: 'account not usable' });
@@ -32,7 +32,7 @@ export = function (RED: RED): void {
       this.on('input', (_msg, _send, done) => done(new Error(`vehicle-data: ${why}`)));
       return;
     }
-    const broker = config.broker ? (RED.nodes.getNode(config.broker) as TelemetryBrokerNode | null) : null;
+    const broker = configNode<TelemetryBrokerNode>(RED, config.broker, 'telemetry-broker');
     const vins = parseList(config.vins);
     const budget = Number(config.dailyBudget);
     const controller = new VehicleDataController(
@@ -73,7 +73,8 @@ export = function (RED: RED): void {
         (e: Error) => done(e),
       );
     });
-    this.on('close', closeWith(this, () => controller.stop()));
+    // Restarted by a deploy (not removed): the shared MQTT session stays up for the new instance.
+    this.on('close', closeWith(this, (removed) => controller.stop(!removed)));
   }
   RED.nodes.registerType('vehicle-data', VehicleData);
 };

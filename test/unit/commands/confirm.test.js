@@ -9,7 +9,7 @@ const { BrokerConnection } = lib('stream/broker-connection');
 const { FleetApiClient } = lib('fleet-api');
 const { VehicleCommandController } = lib('commands/controller');
 const { startFleetDouble } = require('../../../dev/fleet-double');
-const { createFleetSimulator, createManualClock, DEMO_CARS } = require('../../../dev/simulator');
+const { createFleetSimulator, DEMO_CARS } = require('../../../dev/simulator');
 const { linkCommands } = require('../../../dev/start');
 const { startBroker } = require('../../support/broker');
 const { recordingSink } = require('../../support/sink');
@@ -164,7 +164,7 @@ describe('vehicle-command confirmation', function () {
       sim = createFleetSimulator({
         url: broker.url,
         cars: DEMO_CARS.slice(0, 2),
-        clock: createManualClock(),
+        clock: fakeClock(Date.now()),
         seed: 7,
         scripted: false,
         alertRate: 0,

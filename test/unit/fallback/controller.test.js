@@ -43,19 +43,12 @@ function fakeClient(clock, stateOf) {
 }
 
 /** Advance the fake clock to `end`, letting each poll's promises settle between timers. */
-async function runUntil(clock, end) {
+function runUntil(clock, end) {
   const flush = () => new Promise((r) => setImmediate(r));
-  await flush();
-  for (;;) {
-    let next = Infinity;
-    for (const t of clock.timers.values()) next = Math.min(next, t.next);
-    if (next > end) break;
-    clock.advance(Math.max(0, next - clock.t));
+  return clock.advanceAsync(end - clock.now(), async () => {
     await flush();
     await flush();
-  }
-  clock.advance(end - clock.t);
-  await flush();
+  });
 }
 
 const options = (o = {}) => ({
@@ -72,7 +65,7 @@ const options = (o = {}) => ({
 describe('vehicle-data fallback policy (fake clock)', function () {
   it('a scripted day: nothing while streaming, state+data per interval while stale and online, state only while asleep, stop when the stream returns', async function () {
     const clock = fakeClock();
-    const day0 = clock.t;
+    const day0 = clock.now();
     const at = (h) => day0 + h * 60 * MIN;
     const stateOf = (vin, t) => (t >= at(9) && t < at(15) ? 'asleep' : 'online');
     const client = fakeClient(clock, stateOf);
@@ -121,7 +114,7 @@ describe('vehicle-data fallback policy (fake clock)', function () {
     await ctl.stop();
     assert.equal(users.size, 0);
     conn.tracker.close();
-    assert.equal(clock.timers.size, 0, 'stop leaves no timer');
+    assert.equal(clock.pending(), 0, 'stop leaves no timer');
   });
 
   it('429: nothing for that VIN until Retry-After has passed, and the status says until when', async function () {
@@ -131,11 +124,11 @@ describe('vehicle-data fallback policy (fake clock)', function () {
     const ctl = new VehicleDataController(client, null, options({ vins: ['V1'], pollIntervalMs: MIN }), out, clock, () => 0.5);
     client.failNext.push(new FleetApiError('rate-limited', 'rate limited', { status: 429, retryAfterSeconds: 3600 }));
     ctl.start();
-    await runUntil(clock, clock.t + 1);
+    await runUntil(clock, clock.now() + 1);
     assert.equal(client.calls.length, 2);
     assert.match(out.statuses.at(-1).text, /^rate-limited until \d\d:\d\d:\d\d/);
     assert.equal(out.errors.length, 1);
-    const t429 = clock.t;
+    const t429 = clock.now();
     await runUntil(clock, t429 + 3600_000 - 1000);
     assert.equal(client.calls.length, 2, 'no call before Retry-After');
     await runUntil(clock, t429 + 3600_000 + 1000);
@@ -155,7 +148,7 @@ describe('vehicle-data fallback policy (fake clock)', function () {
     const ctl = new VehicleDataController(client, null, options({ vins: ['V1'] }), sink(), clock, () => 0.5);
     for (let i = 0; i < 5; i++) client.failNext.push(new FleetApiError('server', 'server error', { status: 503 }));
     ctl.start();
-    await runUntil(clock, clock.t + 12 * 60 * MIN);
+    await runUntil(clock, clock.now() + 12 * 60 * MIN);
     const data = client.calls.filter((c) => c.what === 'data').map((c) => c.at);
     const gaps = data.slice(1).map((t, i) => (t - data[i]) / MIN);
     assert.deepEqual(gaps.slice(0, 6), [10, 20, 40, 60, 60, 10]);
@@ -168,12 +161,12 @@ describe('vehicle-data fallback policy (fake clock)', function () {
     const out = sink();
     const ctl = new VehicleDataController(client, null, options({ vins: ['V1'], dailyBudget: 3 }), out, clock, () => 0.5);
     ctl.start();
-    await runUntil(clock, clock.t + 2 * 60 * MIN);
+    await runUntil(clock, clock.now() + 2 * 60 * MIN);
     assert.equal(client.calls.filter((c) => c.what === 'data').length, 3);
     assert.equal(client.meter.billedToday('V1'), 3);
     assert.equal(out.warnings.length, 1);
     assert.match(out.warnings[0], /daily budget of 3 billed calls spent/);
-    await runUntil(clock, clock.t + 24 * 60 * MIN);
+    await runUntil(clock, clock.now() + 24 * 60 * MIN);
     assert.ok(client.calls.filter((c) => c.what === 'data').length >= 6, 'a new day has a new budget');
     assert.ok(client.calls.filter((c) => c.what === 'data').length <= 6);
     ctl.stop();
@@ -189,7 +182,7 @@ describe('vehicle-data fallback policy (fake clock)', function () {
     const out = sink();
     const ctl = new VehicleDataController(client, null, options({ vins: ['V1', 'V2'], pollIntervalMs: MIN }), out, clock, () => 0.5);
     ctl.start();
-    await runUntil(clock, clock.t + 60 * MIN);
+    await runUntil(clock, clock.now() + 60 * MIN);
     assert.ok(client.calls.length <= 2, `calls after login required: ${client.calls.length}`);
     assert.equal(out.statuses.at(-1).fill, 'red');
     assert.match(out.statuses.at(-1).text, /login required/);

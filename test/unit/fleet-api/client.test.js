@@ -26,6 +26,7 @@ const {
 } = lib('fleet-api');
 const { startFleetDouble, ASLEEP_BODY } = require('../../../dev/fleet-double');
 const { makeCA, makeCert } = require('../../support/certs');
+const { fakeClock } = require('../../support/clock');
 
 const CLIENT_ID = 'test-client-id';
 const CLIENT_SECRET = 'cs-SECRET-never-shown-0123456789';
@@ -34,11 +35,6 @@ const ASLEEP_VIN = 'TEST00000000VIN02';
 const OFFLINE_VIN = 'TEST00000000VIN03';
 const MIN = 60 * 1000;
 
-/** A settable clock shared by the double and the clients. */
-function makeClock(start = Date.now()) {
-  const clock = { t: start, now: () => clock.t, advance: (ms) => (clock.t += ms) };
-  return clock;
-}
 
 /** Resolves with the rejection of `p` (fails when it resolves). */
 async function failure(p) {
@@ -83,7 +79,7 @@ describe('fleet-api library against the HTTPS double', function () {
   }
 
   beforeEach(async function () {
-    clock = makeClock();
+    clock = fakeClock(Date.now()); // shared by the double and the clients
     clients = [];
     tmpDirs = [];
     d = await startFleetDouble({
@@ -357,7 +353,7 @@ describe('fleet-api library against the HTTPS double', function () {
       assert.notEqual(d.currentRefreshToken, deployed, 'the refresh token rotated');
       const s = c.tokenState();
       assert.equal(s.hasAccessToken, true);
-      assert.equal(s.expiresAt, clock.t + 3600 * 1000, 'expires_in sets the expiry');
+      assert.equal(s.expiresAt, clock.now() + 3600 * 1000, 'expires_in sets the expiry');
       assert.deepEqual(
         d.calls.map((x) => x.route),
         ['/oauth2/v3/token', `/api/1/vehicles/${VIN}`],
@@ -468,7 +464,7 @@ describe('fleet-api library against the HTTPS double', function () {
       assert.equal(onDisk.fingerprint, fingerprint(deployed));
       assert.equal(onDisk.refreshToken, d.currentRefreshToken);
       assert.equal(typeof onDisk.accessToken, 'string');
-      assert.equal(onDisk.expiresAt, clock.t + 3600 * 1000);
+      assert.equal(onDisk.expiresAt, clock.now() + 3600 * 1000);
       assert.deepEqual(fs.readdirSync(dir), ['account-node.1.json'], 'no temporary file left');
       assert.ok(!JSON.stringify(onDisk).includes(deployed), 'the used deployed token is not stored');
 
@@ -614,10 +610,10 @@ describe('fleet-api library against the HTTPS double', function () {
       const e1 = await failure(c.vehicleData(VIN, ['charge_state']));
       assert.equal(e1.kind, 'rate-limited');
       assert.equal(e1.retryAfterSeconds, 120);
-      assert.equal(e1.retryAt, clock.t + 120 * 1000);
+      assert.equal(e1.retryAt, clock.now() + 120 * 1000);
       assert.match(e1.message, /retry after 120 s/);
 
-      const date = new Date(Math.floor(clock.t / 1000) * 1000 + 3600 * 1000).toUTCString();
+      const date = new Date(Math.floor(clock.now() / 1000) * 1000 + 3600 * 1000).toUTCString();
       d.failNext(/vehicle_data/, { status: 429, headers: { 'retry-after': date } });
       const e2 = await failure(c.vehicleData(VIN, ['charge_state']));
       assert.equal(e2.kind, 'rate-limited');
@@ -800,8 +796,8 @@ describe('fleet-api library against the HTTPS double', function () {
       assert.equal(events[10].billed, false);
       off();
       // Next local calendar day: today's counts start again, the total keeps everything.
-      const d0 = new Date(clock.t);
-      clock.t = new Date(d0.getFullYear(), d0.getMonth(), d0.getDate() + 1, 0, 0, 1).getTime();
+      const d0 = new Date(clock.now());
+      clock.advance(new Date(d0.getFullYear(), d0.getMonth(), d0.getDate() + 1, 0, 0, 1).getTime() - clock.now());
       meter.record('data', 'A', 200);
       assert.equal(events.length, 12, 'unsubscribed');
       assert.notEqual(meter.today().day, today.day);

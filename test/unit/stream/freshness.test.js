@@ -13,9 +13,9 @@ describe('freshness tracker', function () {
     const tr = new FreshnessTracker(clock);
     const events = [];
     const w = tr.watch({ staleAfterMs: 60 * 60_000, onStale: (e) => events.push(['stale', e]), onFresh: (e) => events.push(['fresh', e]) });
-    assert.equal(clock.timers.size, 1, 'one sweep timer');
+    assert.equal(clock.pending(), 1, 'one sweep timer');
     tr.touch('A', true);
-    const t0 = clock.t;
+    const t0 = clock.now();
     clock.advance(60 * 60_000 - 1);
     assert.equal(events.length, 0);
     clock.advance(60_000);
@@ -33,7 +33,7 @@ describe('freshness tracker', function () {
     assert.equal(events[1][1].lastSeen, t0);
     assert.deepEqual(w.counts(), { known: 1, stale: 0 });
     w.close();
-    assert.equal(clock.timers.size, 0, 'no timer without watchers');
+    assert.equal(clock.pending(), 0, 'no timer without watchers');
   });
 
   it('short thresholds are checked every few seconds at most', function () {
@@ -125,7 +125,7 @@ describe('coalescer', function () {
     c.close();
     clock.advance(1000);
     assert.equal(out.length, 2, 'close drops open bursts');
-    assert.equal(clock.timers.size, 0);
+    assert.equal(clock.pending(), 0);
   });
 });
 
