@@ -18,6 +18,9 @@
                 return clean || s !== "";
             }, _("telemetry-broker.errors.clientId")) },
             ca: { value: "", validate: E.rule(E.is.optional(E.is.pem), _("telemetry-broker.errors.ca")) },
+            usetls: { value: false },
+            tls: { type: "tls-config", required: false, label: _("telemetry-broker.label.tls") },
+            persist: { value: true },
             sharedGroup: { value: "", validate: E.rule(E.is.without(/[\/+#]/), _("telemetry-broker.errors.sharedGroup")) },
             clean: { value: true },
             reconnectPeriod: { value: 5, required: true, label: _("telemetry-broker.label.reconnectPeriod"),
@@ -30,12 +33,22 @@
         label: function() {
             return this.name || this.url || _("telemetry-broker.paletteLabel");
         },
+        oneditsave: function() {
+            if (!$("#node-config-input-usetls").is(":checked")) { $("#node-config-input-tls").val("_ADD_"); }
+        },
         oneditprepare: function() {
             var showCa = function() {
                 $(".telemetry-broker-row-ca").toggle(usesTls($("#node-config-input-url").val()));
             };
             $("#node-config-input-url").on("change keyup input", showCa);
             showCa();
+            // A tls-config node (client certificate, CA, verification) only with "Use TLS" ticked.
+            if (this.usetls === undefined) { $("#node-config-input-usetls").prop("checked", !!this.tls); }
+            var showTls = function() {
+                $(".telemetry-broker-row-tls").toggle($("#node-config-input-usetls").is(":checked"));
+            };
+            $("#node-config-input-usetls").on("change", showTls);
+            showTls();
             $("#node-config-input-clean").on("change", function() {
                 $("#node-config-input-clientId").trigger("change");
             });
