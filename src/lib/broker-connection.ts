@@ -6,8 +6,10 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { IClientOptions, MqttClient } from 'mqtt';
+import { CarState } from './car-state';
 import { BadInput, Decoded, TopicParser, decode, isBad, subscriptionTopics } from './decode';
 import { Clock, FreshnessTracker, realClock } from './freshness';
+import { StateFile } from './state-file';
 
 export interface BrokerSettings {
   url: string;
@@ -25,6 +27,16 @@ export interface BrokerSettings {
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected';
+
+/** Where the car state is kept across restarts. */
+export interface CarStateOptions {
+  /** Keep the car state in `<stateDir>/state-<stateId>.json` (default true; needs both). */
+  persist?: boolean;
+  stateDir?: string;
+  stateId?: string;
+  /** Warnings about the state file (one per problem; never thrown). */
+  warn?: (text: string) => void;
+}
 
 export interface BrokerListener {
   /** A decoded message; `shared` is true for every listener but the first (copy objects before changing them). */
@@ -54,6 +66,12 @@ export function checkSettings(s: BrokerSettings): string[] {
 /** Emits `state` (state, detail) on every change: `connected` once the subscriptions are granted. */
 export class BrokerConnection extends EventEmitter {
   readonly tracker: FreshnessTracker;
+  /** Every VIN's latest field values, connectivity and last live time (restored at start when persisted). */
+  readonly carState = new CarState();
+  /** The state's file, when persisted. */
+  readonly stateFile: StateFile | null = null;
+  /** VINs restored from the state file at start. */
+  readonly restoredVins: readonly string[] = [];
   readonly parser: TopicParser;
   readonly topics: string[];
   private client: MqttClient | null = null;
@@ -67,9 +85,19 @@ export class BrokerConnection extends EventEmitter {
   constructor(
     readonly settings: BrokerSettings,
     clock: Clock = realClock,
+    stateOptions: CarStateOptions = {},
   ) {
     super();
     this.tracker = new FreshnessTracker(clock);
+    const { persist = true, stateDir, stateId, warn = () => undefined } = stateOptions;
+    if (persist && stateDir && stateId) {
+      this.stateFile = new StateFile(this.carState, { dir: stateDir, id: stateId, warn, clock });
+      this.stateFile.load();
+      this.restoredVins = this.carState.vinList();
+      const at = clock.now();
+      for (const vin of this.restoredVins) this.tracker.restore(vin, this.carState.lastLive(vin) ?? null, at);
+      this.stateFile.start();
+    }
     this.parser = new TopicParser(settings.topicBase);
     this.topics = subscriptionTopics(settings.topicBase, settings.sharedGroup || undefined);
   }
@@ -187,6 +215,7 @@ export class BrokerConnection extends EventEmitter {
       return;
     }
     this.tracker.touch(d.vin, d.live, at);
+    d.updatedAt = this.carState.update(d);
     const users = this.users;
     for (let i = 0; i < users.length; i++) {
       try {
@@ -237,10 +266,11 @@ export class BrokerConnection extends EventEmitter {
     return this.closing;
   }
 
-  /** Disconnect and stop the freshness timer (the config node is closing). */
+  /** Disconnect, stop the freshness timer and write the car state (the config node is closing). */
   async close(): Promise<void> {
     this.users.length = 0;
     await this.disconnect();
     this.tracker.close();
+    await this.stateFile?.close();
   }
 }

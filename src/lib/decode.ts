@@ -22,6 +22,11 @@ export interface Decoded extends TopicInfo {
   receivedAt: number;
   /** Counts as a sign of life for freshness: not retained, not a DISCONNECTED connectivity. */
   live: boolean;
+  /**
+   * `data`: when this value last arrived live (ms; null when only seen retained), set by the
+   * broker's car state before the message fans out. null for the other kinds.
+   */
+  updatedAt: number | null;
 }
 
 /** A message that could not be decoded: reported, counted, never emitted. */
@@ -216,7 +221,7 @@ export function decode(
   }
   const live =
     !retain && !(info.kind === 'connectivity' && (value as { status: string | null }).status === 'DISCONNECTED');
-  return { vin: info.vin, kind: info.kind, name: info.name, raw, payload: value, retain, receivedAt, live };
+  return { vin: info.vin, kind: info.kind, name: info.name, raw, payload: value, retain, receivedAt, live, updatedAt: null };
 }
 
 export function isBad(d: Decoded | BadInput): d is BadInput {
