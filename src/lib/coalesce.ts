@@ -15,6 +15,8 @@ export interface Snapshot {
   changed: string[];
   /** Raw values of the fields received in this burst, as they arrived. */
   raw: Record<string, unknown>;
+  /** For every field of `payload`: when its value last arrived live (ms), or null. */
+  updatedAt: Record<string, number | null>;
   retain: boolean;
   receivedAt: number;
 }
@@ -32,6 +34,7 @@ interface Burst {
 
 export class Coalescer {
   private readonly state = new Map<string, Record<string, unknown>>();
+  private readonly updated = new Map<string, Record<string, number | null>>();
   private readonly bursts = new Map<string, Burst>();
 
   constructor(
@@ -40,7 +43,15 @@ export class Coalescer {
     private readonly timers: CoalescerTimers = realClock,
   ) {}
 
-  add(vin: string, field: string, payload: unknown, raw: unknown, retain: boolean, at: number = this.timers.now()): void {
+  add(
+    vin: string,
+    field: string,
+    payload: unknown,
+    raw: unknown,
+    retain: boolean,
+    at: number = this.timers.now(),
+    updatedAt: number | null = null,
+  ): void {
     let burst = this.bursts.get(vin);
     if (burst && burst.retain !== retain) {
       this.flush(vin);
@@ -52,9 +63,13 @@ export class Coalescer {
       this.arm(vin, burst, this.quietMs);
     }
     let values = this.state.get(vin);
-    if (!values) this.state.set(vin, (values = {}));
+    if (!values) {
+      this.state.set(vin, (values = {}));
+      this.updated.set(vin, {});
+    }
     if (!(field in values) || !isDeepStrictEqual(values[field], payload)) burst.changed.add(field);
     values[field] = payload;
+    (this.updated.get(vin) as Record<string, number | null>)[field] = updatedAt;
     burst.raw[field] = raw;
     burst.lastAt = at;
   }
@@ -83,9 +98,20 @@ export class Coalescer {
       payload: { ...values },
       changed: [...burst.changed],
       raw: burst.raw,
+      updatedAt: { ...this.updated.get(vin) },
       retain: burst.retain,
       receivedAt: burst.lastAt,
     });
+  }
+
+  /**
+   * Start a VIN from values known before (the car state at start), without a snapshot: the
+   * next burst's snapshot carries them too, and `changed` is counted against them.
+   */
+  seed(vin: string, values: Record<string, unknown>, updatedAt: Record<string, number | null>): void {
+    if (this.state.has(vin)) return;
+    this.state.set(vin, { ...values });
+    this.updated.set(vin, { ...updatedAt });
   }
 
   /** The latest values of a VIN (for tests and status). */
