@@ -2,6 +2,8 @@
  * The small part of Node-RED's runtime API these nodes use (typed here rather than adding a
  * types package). Only the node files import it; src/lib never does.
  */
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { NodeStatus } from '../lib/status';
 
 export type NodeMessage = Record<string, unknown>;
@@ -75,4 +77,9 @@ export function closeWith(node: Node, work: () => Promise<unknown>): (removed: b
       },
     );
   };
+}
+
+/** Where this package keeps files across restarts (rotated tokens, car state): `<userDir>/tesla-fleet-telemetry`. */
+export function dataDir(RED: RED): string {
+  return path.join(RED.settings.userDir || path.join(os.homedir(), '.node-red'), 'tesla-fleet-telemetry');
 }

@@ -3,6 +3,7 @@
  * Thin glue over TelemetryInController.
  */
 import { TelemetryInController } from '../lib/telemetry-in';
+import { parseUnits } from '../lib/units';
 import { minutesToMs, parseList } from '../lib/util';
 import { registerAdminEndpoints } from './admin';
 import { Node, RED, TelemetryBrokerNode, closeWith } from './red';
@@ -15,6 +16,7 @@ interface TelemetryInConfig {
   staleAfter?: number | string;
   retained?: string;
   quietTime?: number | string;
+  units?: string;
 }
 
 export = function (RED: RED): void {
@@ -37,6 +39,7 @@ export = function (RED: RED): void {
         staleAfterMs: minutesToMs(config.staleAfter, 60),
         retained: config.retained === 'ignore' ? 'ignore' : 'flag',
         quietMs: Number.isFinite(quiet) && quiet >= 0 ? quiet : 250,
+        units: parseUnits(config.units),
       },
       {
         send: (out) => this.send(out),
