@@ -27,6 +27,8 @@ export type CoalescerTimers = Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>
 interface Burst {
   changed: Set<string>;
   raw: Record<string, unknown>;
+  /** updatedAt of the fields received in this burst (merged into the VIN's at the flush). */
+  updated: Record<string, number | null>;
   retain: boolean;
   lastAt: number;
   timer: unknown;
@@ -58,19 +60,16 @@ export class Coalescer {
       burst = undefined;
     }
     if (!burst) {
-      burst = { changed: new Set(), raw: {}, retain, lastAt: at, timer: null };
+      burst = { changed: new Set(), raw: {}, updated: {}, retain, lastAt: at, timer: null };
       this.bursts.set(vin, burst);
       this.arm(vin, burst, this.quietMs);
     }
     let values = this.state.get(vin);
-    if (!values) {
-      this.state.set(vin, (values = {}));
-      this.updated.set(vin, {});
-    }
+    if (!values) this.state.set(vin, (values = {}));
     if (!(field in values) || !isDeepStrictEqual(values[field], payload)) burst.changed.add(field);
     values[field] = payload;
-    (this.updated.get(vin) as Record<string, number | null>)[field] = updatedAt;
     burst.raw[field] = raw;
+    burst.updated[field] = updatedAt;
     burst.lastAt = at;
   }
 
@@ -93,12 +92,15 @@ export class Coalescer {
     this.bursts.delete(vin);
     this.timers.clearTimeout(burst.timer);
     const values = this.state.get(vin) ?? {};
+    let updated = this.updated.get(vin);
+    if (!updated) this.updated.set(vin, (updated = {}));
+    Object.assign(updated, burst.updated);
     this.emit({
       vin,
       payload: { ...values },
       changed: [...burst.changed],
       raw: burst.raw,
-      updatedAt: { ...this.updated.get(vin) },
+      updatedAt: { ...updated },
       retain: burst.retain,
       receivedAt: burst.lastAt,
     });

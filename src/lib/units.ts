@@ -178,8 +178,8 @@ export class UnitConverter {
   }
 
   /**
-   * Convert a `data` or `vehicle` message in place: `payload` (for a snapshot, a new object, so
-   * the caller's copy stays in sent units), and `msg.unit` / `msg.units`. `raw` is untouched.
+   * Convert a `data` or `vehicle` message in place (the message and a snapshot's payload object
+   * must be the caller's own) and set `msg.unit` / `msg.units`. `raw` is untouched.
    */
   applyTo(msg: CarMessage, car: CarUnits = SENT_UNITS): void {
     if (msg.event === 'data' && typeof msg.field === 'string') {
@@ -189,15 +189,14 @@ export class UnitConverter {
       return;
     }
     if (msg.event !== 'vehicle' || !msg.payload || typeof msg.payload !== 'object') return;
-    const from = msg.payload as Record<string, unknown>;
-    const payload: Record<string, unknown> = {};
+    const payload = msg.payload as Record<string, unknown>;
     const units: Record<string, string> = {};
-    for (const field in from) {
+    for (const field in payload) {
       const c = this.of(field, car);
-      payload[field] = c.apply(from[field]);
-      if (c.unit !== null) units[field] = c.unit;
+      if (c.unit === null) continue;
+      units[field] = c.unit;
+      if (c.apply !== identity) payload[field] = c.apply(payload[field]);
     }
-    msg.payload = payload;
     msg.units = units;
   }
 }

@@ -281,9 +281,10 @@ export class VehicleDataController {
         receivedAt: this.clock.now(),
         previous: s.previous,
       });
-      if (this.options.mode === 'vehicle' && msgs[0]) s.previous = msgs[0].payload as Record<string, unknown>;
+      // `previous` (for `changed`) stays in the units Tesla sends; the message's own payload is converted.
+      if (this.options.mode === 'vehicle' && msgs[0]) s.previous = { ...(msgs[0].payload as Record<string, unknown>) };
       const car = this.carUnits(vin);
-      for (const m of msgs) this.units.applyTo(m, car); // a snapshot gets a new payload: `previous` stays as sent
+      for (const m of msgs) this.units.applyTo(m, car);
       send(msgs);
       return 'data';
     } catch (e) {
