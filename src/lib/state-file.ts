@@ -72,7 +72,7 @@ export class StateFile {
     this.clock = options.clock ?? realClock;
     this.periodMs = options.periodMs ?? STATE_PERIOD_MS;
     this.sliceVins = Math.max(1, options.sliceVins ?? SLICE_VINS);
-    this.saved = state.changes;
+    this.saved = state.size === 0 ? state.changes : -1; // an empty state needs no file yet
   }
 
   /**
@@ -85,8 +85,9 @@ export class StateFile {
     try {
       text = fs.readFileSync(this.file, 'utf8');
     } catch (e) {
-      if (errCode(e) === 'ENOENT') return 0;
-      return this.setAside(STATE_FILE_REASONS.unreadable(errCode(e)));
+      const code = errCode(e);
+      if (code === 'ENOENT' || code === 'ENOTDIR') return 0; // no file (ENOTDIR: not even the directory)
+      return this.setAside(STATE_FILE_REASONS.unreadable(code));
     }
     if (text.trim() === '') return this.setAside(STATE_FILE_REASONS.empty);
     let doc: unknown;
@@ -166,6 +167,11 @@ export class StateFile {
       this.writing = null;
     });
     return this.writing;
+  }
+
+  /** Resolves when no write is under way (starts none). */
+  idle(): Promise<void> {
+    return this.writing ?? Promise.resolve();
   }
 
   /** Stop the timer and write what changed since the last write. */
