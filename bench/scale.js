@@ -143,3 +143,5 @@ if (require.main === module) {
     process.exit(1);
   }
 }
+
+module.exports = { FIELD_SET, valueOf };

@@ -130,6 +130,26 @@ describe('car state', function () {
     assert.equal(r.update(data('V1', 'BatteryLevel', 55, { retain: true, at: 99_000 })), 5000);
   });
 
+  it('a record holds any value JSON can: escapes, nesting, null, odd field names', function () {
+    const s = new CarState();
+    const odd = { 'a"b': ['x\\y', { n: null, t: true }], e: 1e21, f: -1.5e-7 };
+    s.update(data('V1', 'Field261', odd, { at: 1 }));
+    s.update(data('V1', 'VehicleName', 'Tab\t"quoted" ünïcode', { at: 2 }));
+    s.update(data('V1', 'BatteryLevel', null, { retain: true }));
+    s.update(decode(parser, 't/V1/v/we"ird\\name', '"x"', false, 5));
+    const rec = JSON.parse(JSON.stringify(s.record('V1')));
+    assert.deepEqual(rec.fields, {
+      Field261: [odd, 1],
+      VehicleName: ['Tab\t"quoted" ünïcode', 2],
+      BatteryLevel: [null, null],
+      'we"ird\\name': ['x', 5],
+    });
+    const back = new CarState();
+    back.restore({ V1: rec });
+    assert.deepEqual(back.snapshot('V1'), s.snapshot('V1'));
+    assert.equal(s.record('NOPE'), undefined);
+  });
+
   it('restore rejects a record of the wrong shape, naming it, and changes nothing', function () {
     const s = new CarState();
     s.update(data('V0', 'BatteryLevel', 1, { at: 1 }));
