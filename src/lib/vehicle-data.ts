@@ -102,7 +102,7 @@ export class VehicleDataController {
   private readonly random: () => number;
   private readonly units: UnitConverter;
   private reads: ReadCounts = { day: '', free: 0, billed: 0 };
-  /** Keeps the broker's MQTT client connected while this node follows its freshness. */
+  /** Keeps the broker's MQTT client connected while this node uses it (freshness, free reads). */
   private readonly brokerUser: BrokerListener = { onMessage() {}, onBadInput() {}, onConnection() {} };
 
   constructor(
