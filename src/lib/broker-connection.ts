@@ -70,8 +70,6 @@ export class BrokerConnection extends EventEmitter {
   readonly carState = new CarState();
   /** The state's file, when persisted. */
   readonly stateFile: StateFile | null = null;
-  /** VINs restored from the state file at start. */
-  readonly restoredVins: readonly string[] = [];
   readonly parser: TopicParser;
   readonly topics: string[];
   private client: MqttClient | null = null;
@@ -93,9 +91,9 @@ export class BrokerConnection extends EventEmitter {
     if (persist && stateDir && stateId) {
       this.stateFile = new StateFile(this.carState, { dir: stateDir, id: stateId, warn, clock });
       this.stateFile.load();
-      this.restoredVins = this.carState.vinList();
+      // Restored VINs are known from now on, and go stale with their real last live time.
       const at = clock.now();
-      for (const vin of this.restoredVins) this.tracker.restore(vin, this.carState.lastLive(vin) ?? null, at);
+      for (const vin of this.carState.vinList()) this.tracker.restore(vin, this.carState.lastLive(vin) ?? null, at);
       this.stateFile.start();
     }
     this.parser = new TopicParser(settings.topicBase);

@@ -71,7 +71,8 @@ describe('car state in the broker connection and telemetry-in (fake clock)', fun
     clock.t += 3_600_000; // an hour later
     const { conn, warnings } = broker(clock);
     assert.deepEqual(warnings, []);
-    assert.deepEqual([...conn.restoredVins].sort(), ['CAR1', 'CAR2']);
+    assert.deepEqual(conn.carState.vinList().sort(), ['CAR1', 'CAR2']);
+    assert.deepEqual(conn.tracker.vins().sort(), ['CAR1', 'CAR2'], 'known to freshness from the start');
     assert.deepEqual(conn.carState.snapshot('CAR1'), {
       payload: { BatteryLevel: 55.5, Odometer: 1000, Location: { latitude: 1.5, longitude: 2.5 } },
       updatedAt: { BatteryLevel: t1, Odometer: t1, Location: t1 },

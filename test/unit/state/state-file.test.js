@@ -40,6 +40,15 @@ function open(state, dir, o = {}) {
   return { sf, warnings, clock, file: path.join(dir, stateFileName('b1')) };
 }
 
+/** `periods` times: a change, then a period of the fake clock, and the write it starts (VIN000000's BatteryLevel = 50, 51 …). */
+async function changeEachPeriod(state, sf, clock, periods) {
+  for (let i = 0; i < periods; i++) {
+    state.update(live('VIN000000', 'BatteryLevel', 50 + i, 9000 + i));
+    clock.advance(PERIOD);
+    await sf.idle();
+  }
+}
+
 /** Run a test only where the machine allows what it needs (root with a file system that supports it). */
 function tryRun(cmd, args) {
   try {
@@ -213,11 +222,7 @@ describe('car state file', function () {
     const { sf, warnings, clock, file } = open(state, dir);
     assert.equal(sf.load(), 0);
     sf.start();
-    for (let i = 0; i < 3; i++) {
-      state.update(live('VIN000000', 'BatteryLevel', 50 + i, 9000 + i));
-      clock.advance(PERIOD);
-      await sf.idle();
-    }
+    await changeEachPeriod(state, sf, clock, 3);
     assert.equal(sf.stats.failures, 3, 'tried at every period');
     assert.equal(warnings.length, 1, warnings.join('\n'));
     assert.match(warnings[0], /cannot save the car state to .*state-b1\.json: a part of the path is a file, not a directory \(ENOTDIR\); keeping it in memory and trying again every 30 s/);
@@ -237,11 +242,7 @@ describe('car state file', function () {
       const state = filled(1, 2);
       const { sf, warnings, clock } = open(state, dir);
       sf.start();
-      for (let i = 0; i < 2; i++) {
-        state.update(live('VIN000000', 'BatteryLevel', i, 9000 + i));
-        clock.advance(PERIOD);
-        await sf.idle();
-      }
+      await changeEachPeriod(state, sf, clock, 2);
       assert.equal(sf.stats.failures, 2);
       assert.equal(warnings.length, 1, warnings.join('\n'));
       assert.match(warnings[0], /the directory is read-only or not writable \(EPERM\)/);
@@ -281,11 +282,7 @@ describe('car state file', function () {
       const state = filled(600, 8); // ~200 KB of JSON
       const { sf, warnings, clock, file } = open(state, dir);
       sf.start();
-      for (let i = 0; i < 2; i++) {
-        state.update(live('VIN000000', 'BatteryLevel', i, 9000 + i));
-        clock.advance(PERIOD);
-        await sf.idle();
-      }
+      await changeEachPeriod(state, sf, clock, 2);
       assert.equal(sf.stats.failures, 2);
       assert.equal(warnings.length, 1, warnings.join('\n'));
       assert.match(warnings[0], /the disk is full \(ENOSPC\)/);
