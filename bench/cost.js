@@ -1,4 +1,5 @@
 'use strict';
+const { lib } = require('../test/support/paths');
 // Table 3: Fleet API cost of a simulated day for 10 cars, per polling policy.
 //
 // Everything runs on one simulated clock (no real waiting): the fleet simulator's cars
@@ -18,10 +19,10 @@
 //   ha      Home Assistant Tesla Fleet: every 10 min, for each car: state check, then
 //           vehicle_data if online (the stream is not used).
 // Usage: node bench/cost.js [policy ...]   (prints JSON)
-const { BrokerConnection } = require('../nodes/dist/lib/stream/broker-connection');
-const { VehicleDataController } = require('../nodes/dist/lib/fallback/controller');
-const { FleetApiClient } = require('../nodes/dist/lib/fleet-api/client');
-const { priceOf } = require('../nodes/dist/lib/fleet-api/billing');
+const { BrokerConnection } = lib('stream/broker-connection');
+const { VehicleDataController } = lib('fallback/controller');
+const { FleetApiClient } = lib('fleet-api/client');
+const { priceOf } = lib('fleet-api/billing');
 const { createFleetSimulator } = require('../dev/simulator');
 const { startFleetDouble } = require('../dev/fleet-double');
 const { median } = require('./lib/stats');

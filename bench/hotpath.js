@@ -1,4 +1,5 @@
 'use strict';
+const { lib } = require('../test/support/paths');
 // Our hot path alone, in one process: no socket, no MQTT.js, no Node-RED. Table 1's fleet
 // messages (the first 100,000 by default) go through (1) what a raw consumer does, JSON.parse(toString()),
 // (2) decode() (topic + JSON + normalise), (3) BrokerConnection.inject() → FreshnessTracker →
@@ -6,9 +7,9 @@
 // worth of messages, on a fake clock). µs per message: median of `reps` passes after 2 warm-ups,
 // the four paths interleaved in each pass.
 // Usage: node bench/hotpath.js [messages] [reps]   (prints JSON, or sends it to bench/run.js)
-const { BrokerConnection } = require('../nodes/dist/lib/stream/broker-connection');
-const { TelemetryInController } = require('../nodes/dist/lib/stream/controller');
-const { decode, TopicParser } = require('../nodes/dist/lib/stream/decode');
+const { BrokerConnection } = lib('stream/broker-connection');
+const { TelemetryInController } = lib('stream/controller');
+const { decode, TopicParser } = lib('stream/decode');
 const { fleetMessages } = require('../dev/simulator');
 const { median } = require('./lib/stats');
 const { fakeClock } = require('../test/support/clock');

@@ -1,4 +1,5 @@
 'use strict';
+const { lib } = require('../test/support/paths');
 // Table 2: fleet scale. 10,000 VINs × 20 fields held by our state, and one freshness sweep.
 // Run with --expose-gc (bench/run.js does): node --expose-gc bench/scale.js [vehicle|field] [vins]
 //
@@ -6,8 +7,8 @@
 // through BrokerConnection.inject() — the same decode → touch → fan-out path as an MQTT message,
 // without a socket: the connection's URL is deliberately unusable, so no MQTT client exists and
 // only our own objects are on the heap. Vehicle mode keeps every field's latest value per VIN.
-const { BrokerConnection } = require('../nodes/dist/lib/stream/broker-connection');
-const { TelemetryInController } = require('../nodes/dist/lib/stream/controller');
+const { BrokerConnection } = lib('stream/broker-connection');
+const { TelemetryInController } = lib('stream/controller');
 const { encodeFieldValue, encodeGoJson, createRng, FIELDS } = require('../dev/simulator');
 const { median } = require('./lib/stats');
 const { fakeClock } = require('../test/support/clock');
@@ -125,3 +126,5 @@ if (require.main === module) {
     process.exit(1);
   }
 }
+
+module.exports = { FIELD_SET, valueOf };

@@ -86,7 +86,24 @@ export function statusMessage(event: string, vin: string, payload: unknown, sour
   return { event, topic: `${vin}/${event}`, vin, payload, source, receivedAt };
 }
 
-/** A deep copy of a JSON value (objects only; primitives are returned as they are). */
+/**
+ * A deep copy of a JSON value (primitives are returned as they are). A plain walk: several
+ * times faster than structuredClone on the small objects telemetry carries (a location, the
+ * doors). Values come from JSON.parse, nested at most 64 levels (the decoder's limit).
+ */
 export function copyJson<T>(v: T): T {
-  return typeof v === 'object' && v !== null ? (structuredClone(v) as T) : v;
+  if (typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) {
+    const a: unknown[] = new Array(v.length);
+    for (let i = 0; i < v.length; i++) a[i] = copyJson(v[i]);
+    return a as T;
+  }
+  const o: Record<string, unknown> = {};
+  for (const k in v) {
+    const value = copyJson((v as Record<string, unknown>)[k]);
+    // JSON.parse makes "__proto__" an own key; an assignment would set the copy's prototype.
+    if (k === '__proto__') Object.defineProperty(o, k, { value, enumerable: true, writable: true, configurable: true });
+    else o[k] = value;
+  }
+  return o as T;
 }

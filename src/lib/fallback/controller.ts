@@ -9,16 +9,22 @@
  * - 429: nothing for that VIN until Retry-After has passed. 5xx/network: capped exponential
  *   backoff with jitter. A refused refresh token: everything stops until a redeploy.
  * - `dailyBudget`: billed calls per VIN per day; once spent, no more calls that day.
+ * - Free reads: with a broker, an input for a VIN whose stream is fresh (a live message within
+ *   `staleAfter`) is answered from the broker's car state, with no HTTP call at all;
+ *   `refresh` (msg.refresh), a stale or an unknown VIN take the API path.
+ * - `units`: payloads converted as `telemetry-in` converts them.
  * One scheduler timer for all VINs, on an injectable clock (benchmarks run a day in ms).
  */
 import type { BrokerConnection, BrokerListener } from '../stream/broker-connection';
 import { Clock, realClock } from '../common/clock';
 import type { FleetApiError } from '../fleet-api/errors';
+import { FREE_READ_TEXTS } from '../stream/car-state-texts';
 import type { BillingMeter } from '../fleet-api/billing';
-import { formatCost } from '../fleet-api/billing';
+import { formatCost, isBilled, localDay } from '../fleet-api/billing';
 import type { FreshnessEvent, Watcher } from '../stream/freshness';
-import { CarMessage, statusMessage } from '../common/messages';
+import { CarMessage, fieldMessage, snapshotMessage, statusMessage } from '../common/messages';
 import { NodeStatus, StatusSink, shortText } from '../common/status';
+import { CarUnits, UnitConverter, UnitsChoice } from '../catalogue/units';
 import { apiMessages } from './vehicle-data-map';
 
 /** The part of FleetApiClient this uses (a double in unit tests). */
@@ -37,6 +43,16 @@ export interface VehicleDataOptions {
   endpoints: readonly string[];
   /** Billed calls per VIN per day; 0 = no limit. */
   dailyBudget: number;
+  /** The units of payloads (default `sent`: as Tesla sends them). */
+  units?: UnitsChoice;
+}
+
+/** Reads this node answered today: from the car state (free) and with a billed vehicle_data call. */
+export interface ReadCounts {
+  /** Local calendar day, YYYY-MM-DD (the billing meter's days). */
+  day: string;
+  free: number;
+  billed: number;
 }
 
 export interface VehicleDataSink extends StatusSink {
@@ -71,7 +87,7 @@ interface VinState {
 }
 
 /** Why a read made no call, or what it found. */
-export type ReadOutcome = 'data' | 'asleep' | 'offline' | 'rate-limited' | 'budget' | 'stopped' | 'error';
+export type ReadOutcome = 'data' | 'cached' | 'asleep' | 'offline' | 'rate-limited' | 'budget' | 'stopped' | 'error';
 
 export class VehicleDataController {
   private readonly polls = new Map<string, Poll>();
@@ -84,7 +100,9 @@ export class VehicleDataController {
   private lastError: string | null = null;
   private unsubscribeMeter: (() => void) | null = null;
   private readonly random: () => number;
-  /** Keeps the broker's MQTT client connected while this node follows its freshness. */
+  private readonly units: UnitConverter;
+  private reads: ReadCounts = { day: '', free: 0, billed: 0 };
+  /** Keeps the broker's MQTT client connected while this node uses it (freshness, free reads). */
   private readonly brokerUser: BrokerListener = { onMessage() {}, onBadInput() {}, onConnection() {} };
 
   constructor(
@@ -96,6 +114,7 @@ export class VehicleDataController {
     random: () => number = Math.random,
   ) {
     this.random = random;
+    this.units = new UnitConverter(options.units ?? 'sent');
   }
 
   start(): void {
@@ -108,20 +127,21 @@ export class VehicleDataController {
           onStale: (e) => this.onStale(e),
           onFresh: (e) => this.onFresh(e),
         });
-        this.broker.register(this.brokerUser);
       } else {
         const at = this.clock.now();
         for (const vin of this.options.vins) this.polls.set(vin, { nextAt: at, inFlight: false, failures: 0 });
         this.schedule();
       }
     }
+    // With a broker, keep its stream (and so the car state for free reads) running.
+    this.broker?.register(this.brokerUser);
     this.updateStatus();
   }
 
   /** `restarting`: a new instance of the node starts right after, on the same broker session. */
   async stop(restarting = false): Promise<void> {
     this.stopped = true;
-    if (this.watcher) await this.broker?.deregister(this.brokerUser, restarting);
+    await this.broker?.deregister(this.brokerUser, restarting);
     this.watcher?.close();
     this.watcher = null;
     this.unsubscribeMeter?.();
@@ -212,9 +232,23 @@ export class VehicleDataController {
    * Read one car: the free state check, then vehicle_data only when online. Sends what it
    * found; reports errors through the sink (auto) or returns them (input, via `throwErrors`).
    */
-  async read(vin: string, why: 'auto' | 'input', send: (msgs: CarMessage[]) => void = (m) => this.sink.send(m)): Promise<ReadOutcome> {
+  async read(
+    vin: string,
+    why: 'auto' | 'input',
+    send: (msgs: CarMessage[]) => void = (m) => this.sink.send(m),
+    refresh = false,
+  ): Promise<ReadOutcome> {
     const s = this.vinState(vin);
     if (this.stopped) return 'stopped';
+    if (why === 'input' && !refresh) {
+      const cached = this.freeRead(vin);
+      if (cached) {
+        this.count('free');
+        send(cached);
+        this.updateStatus();
+        return 'cached';
+      }
+    }
     const now = this.clock.now();
     if (this.loginRequired) throw new Error(this.lastError ?? 'login required');
     if (s.blockedUntil > now) {
@@ -231,7 +265,14 @@ export class VehicleDataController {
       if (this.stopped) return 'stopped';
       if (state !== 'online') return this.notOnline(vin, s, state === 'offline' ? 'offline' : 'asleep', why, send);
       if (this.budgetSpent(vin, s)) return 'budget';
-      const body = await this.client.vehicleData(vin, [...this.options.endpoints]);
+      let body: { response: Record<string, unknown> };
+      try {
+        body = await this.client.vehicleData(vin, [...this.options.endpoints]);
+        this.count('billed');
+      } catch (e) {
+        if (isBilled((e as FleetApiError)?.status ?? null)) this.count('billed');
+        throw e;
+      }
       if (this.stopped) return 'stopped';
       s.state = 'online';
       this.lastError = null;
@@ -241,7 +282,10 @@ export class VehicleDataController {
         receivedAt: this.clock.now(),
         previous: s.previous,
       });
-      if (this.options.mode === 'vehicle' && msgs[0]) s.previous = msgs[0].payload as Record<string, unknown>;
+      // `previous` (for `changed`) stays in the units Tesla sends; the message's own payload is converted.
+      if (this.options.mode === 'vehicle' && msgs[0]) s.previous = { ...(msgs[0].payload as Record<string, unknown>) };
+      const car = this.carUnits(vin);
+      for (const m of msgs) this.units.applyTo(m, car);
       send(msgs);
       return 'data';
     } catch (e) {
@@ -249,6 +293,57 @@ export class VehicleDataController {
     } finally {
       this.updateStatus();
     }
+  }
+
+  /** The car's own units for `units: "car"`, from the broker's car state (as sent without one). */
+  private carUnits(vin: string): CarUnits | undefined {
+    return this.units.needsCar && this.broker ? this.broker.carState.carUnits(vin) : undefined;
+  }
+
+  /**
+   * The answer from the broker's car state when the VIN's stream is fresh (a live message within
+   * `staleAfter`; with `staleAfter` 0, any live message), else null: the API path.
+   */
+  private freeRead(vin: string): CarMessage[] | null {
+    const state = this.broker?.carState;
+    const lastLive = state?.lastLive(vin);
+    if (!state || lastLive === null || lastLive === undefined) return null;
+    const now = this.clock.now();
+    const limit = this.options.staleAfterMs;
+    if (limit > 0 && now - lastLive >= limit) return null;
+    const snap = state.snapshot(vin);
+    if (!snap) return null;
+    const car = this.carUnits(vin);
+    let msgs: CarMessage[];
+    if (this.options.mode === 'vehicle') {
+      const msg = snapshotMessage(vin, snap.payload, [], {}, 'telemetry', now, false);
+      msg.updatedAt = snap.updatedAt;
+      msgs = [msg];
+    } else {
+      msgs = Object.keys(snap.payload).map((field) => {
+        const msg = fieldMessage(vin, field, snap.payload[field], undefined, 'telemetry', now, false);
+        delete msg.raw; // the raw payload is not kept in the car state
+        msg.updatedAt = snap.updatedAt[field];
+        return msg;
+      });
+    }
+    for (const m of msgs) {
+      m.cached = true;
+      this.units.applyTo(m, car);
+    }
+    return msgs;
+  }
+
+  private count(kind: 'free' | 'billed'): void {
+    const day = localDay(this.clock.now());
+    if (this.reads.day !== day) this.reads = { day, free: 0, billed: 0 };
+    this.reads[kind]++;
+  }
+
+  /** Reads answered today: free (from the car state) and billed (a vehicle_data call). */
+  readsToday(): ReadCounts {
+    const day = localDay(this.clock.now());
+    return this.reads.day === day ? { ...this.reads } : { day, free: 0, billed: 0 };
   }
 
   private notOnline(
@@ -300,12 +395,12 @@ export class VehicleDataController {
     return kind === 'rate-limited' ? 'rate-limited' : 'error';
   }
 
-  /** Read the VINs a message names (msg.vin, msg.vins, else the configured ones). */
-  async readForInput(vins: readonly string[], send?: (msgs: CarMessage[]) => void): Promise<void> {
+  /** Read the VINs a message names (msg.vin, msg.vins, else the configured ones); `refresh` skips the car state. */
+  async readForInput(vins: readonly string[], send?: (msgs: CarMessage[]) => void, refresh = false): Promise<void> {
     const errors: Error[] = [];
     for (const vin of vins) {
       try {
-        await this.read(vin, 'input', send);
+        await this.read(vin, 'input', send, refresh);
       } catch (e) {
         errors.push(e as Error);
       }
@@ -316,7 +411,8 @@ export class VehicleDataController {
 
   status(): NodeStatus {
     const today = this.client.meter.today();
-    const cost = `today ${formatCost(today)}`;
+    const free = this.readsToday().free;
+    const cost = `today ${formatCost(today)}${free ? ` · ${FREE_READ_TEXTS.status(free)}` : ''}`;
     if (this.loginRequired) {
       return { fill: 'red', shape: 'ring', text: 'login required: new refresh token in tesla-account' };
     }

@@ -7,9 +7,10 @@
  * stored (rotated) tokens are used only when that fingerprint matches the deployed token,
  * so a newly deployed token always wins over an old file.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { writeFileAtomic } from '../common/atomic-file';
 
 export interface StoredTokens {
   /** fingerprint() of the refresh token that was deployed when this record was written. */
@@ -65,13 +66,11 @@ export class MemoryTokenStore implements TokenStore {
  */
 export class FileTokenStore implements TokenStore {
   readonly file: string;
-  private readonly dir: string;
   private chain: Promise<void> = Promise.resolve();
 
   constructor(dir: string, key: string) {
     const safe = String(key).replace(/[^A-Za-z0-9._-]/g, '_');
     if (!safe || /^\.+$/.test(safe)) throw new TypeError('FileTokenStore: a non-empty key is required');
-    this.dir = dir;
     this.file = path.join(dir, `${safe}.json`);
   }
 
@@ -111,21 +110,9 @@ export class FileTokenStore implements TokenStore {
       ...(tokens.accessToken !== undefined ? { accessToken: tokens.accessToken } : {}),
       ...(tokens.expiresAt !== undefined ? { expiresAt: tokens.expiresAt } : {}),
     };
-    const tmp = path.join(this.dir, `.${path.basename(this.file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     try {
-      await fsp.mkdir(this.dir, { recursive: true, mode: 0o700 });
-      const fh = await fsp.open(tmp, 'wx', 0o600);
-      try {
-        await fh.writeFile(JSON.stringify(record), 'utf8');
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await fsp.chmod(tmp, 0o600);
-      await fsp.rename(tmp, this.file);
-      await fsp.chmod(this.file, 0o600);
+      await writeFileAtomic(this.file, [JSON.stringify(record)]);
     } catch (e) {
-      await fsp.rm(tmp, { force: true }).catch(() => undefined);
       throw new Error(`Cannot write the token file ${this.file} (${(e as NodeJS.ErrnoException).code ?? 'error'}).`);
     }
   }

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { createSecureContext, rootCertificates } from 'node:tls';
 import mqtt, { IClientOptions, MqttClient } from 'mqtt';
 import { Failure, TEXT, describeFailure, redact } from './broker-texts';
+import { CarState } from './car-state';
 import { BadInput, Decoded, TopicParser, decode, isBad, subscriptionTopics } from './decode';
 import { assertPemCertificate } from '../fleet-api/http';
 import { Clock, FreshnessTracker, realClock } from './freshness';
@@ -27,6 +28,7 @@ export interface BrokerTlsOptions {
   ALPNProtocols?: string[];
   rejectUnauthorized?: boolean;
 }
+import { StateFile } from './state-file';
 
 export interface BrokerSettings {
   url: string;
@@ -51,6 +53,16 @@ export interface BrokerSettings {
 }
 
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected';
+
+/** Where the car state is kept across restarts. */
+export interface CarStateOptions {
+  /** Keep the car state in `<stateDir>/state-<stateId>.json` (default true; needs both). */
+  persist?: boolean;
+  stateDir?: string;
+  stateId?: string;
+  /** Warnings about the state file (one per problem; never thrown). */
+  warn?: (text: string) => void;
+}
 
 export interface BrokerListener {
   /** A decoded message; `shared` is true for every listener but the first (copy objects before changing them). */
@@ -109,6 +121,10 @@ export class BrokerConnection extends EventEmitter {
   readonly tracker: FreshnessTracker;
   /** Signals (live `v` messages) per UTC day, VIN and field: what streaming costs. */
   readonly usage: UsageMeter;
+  /** Every VIN's latest field values, connectivity and last live time (restored at start when persisted). */
+  readonly carState = new CarState();
+  /** The state's file, when persisted. */
+  readonly stateFile: StateFile | null = null;
   readonly parser: TopicParser;
   readonly topics: string[];
   private client: MqttClient | null = null;
@@ -125,10 +141,20 @@ export class BrokerConnection extends EventEmitter {
   constructor(
     readonly settings: BrokerSettings,
     clock: Clock = realClock,
+    stateOptions: CarStateOptions = {},
   ) {
     super();
     this.tracker = new FreshnessTracker(clock);
     this.usage = new UsageMeter(clock);
+    const { persist = true, stateDir, stateId, warn = () => undefined } = stateOptions;
+    if (persist && stateDir && stateId) {
+      this.stateFile = new StateFile(this.carState, { dir: stateDir, id: stateId, warn, clock });
+      this.stateFile.load();
+      // Restored VINs are known from now on, and go stale with their real last live time.
+      const at = clock.now();
+      for (const vin of this.carState.vinList()) this.tracker.restore(vin, this.carState.lastLive(vin) ?? null, at);
+      this.stateFile.start();
+    }
     this.parser = new TopicParser(settings.topicBase);
     this.topics = subscriptionTopics(settings.topicBase, settings.sharedGroup || undefined);
   }
@@ -322,6 +348,7 @@ export class BrokerConnection extends EventEmitter {
       return;
     }
     this.tracker.touch(d.vin, d.live, at);
+    d.updatedAt = this.carState.update(d);
     this.usage.record(d);
     const users = this.users;
     for (let i = 0; i < users.length; i++) {
@@ -374,10 +401,11 @@ export class BrokerConnection extends EventEmitter {
     return this.closing;
   }
 
-  /** Disconnect and stop the freshness timer (the config node is closing). */
+  /** Disconnect, stop the freshness timer and write the car state (the config node is closing). */
   async close(): Promise<void> {
     this.users.length = 0;
     await this.disconnect();
     this.tracker.close();
+    await this.stateFile?.close();
   }
 }

@@ -15,6 +15,8 @@ export interface Snapshot {
   changed: string[];
   /** Raw values of the fields received in this burst, as they arrived. */
   raw: Record<string, unknown>;
+  /** For every field of `payload`: when its value last arrived live (ms), or null. */
+  updatedAt: Record<string, number | null>;
   retain: boolean;
   receivedAt: number;
 }
@@ -25,6 +27,8 @@ export type CoalescerTimers = Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>
 interface Burst {
   changed: Set<string>;
   raw: Record<string, unknown>;
+  /** updatedAt of the fields received in this burst (merged into the VIN's at the flush). */
+  updated: Record<string, number | null>;
   retain: boolean;
   lastAt: number;
   timer: unknown;
@@ -32,6 +36,7 @@ interface Burst {
 
 export class Coalescer {
   private readonly state = new Map<string, Record<string, unknown>>();
+  private readonly updated = new Map<string, Record<string, number | null>>();
   private readonly bursts = new Map<string, Burst>();
 
   constructor(
@@ -40,14 +45,22 @@ export class Coalescer {
     private readonly timers: CoalescerTimers = realClock,
   ) {}
 
-  add(vin: string, field: string, payload: unknown, raw: unknown, retain: boolean, at: number = this.timers.now()): void {
+  add(
+    vin: string,
+    field: string,
+    payload: unknown,
+    raw: unknown,
+    retain: boolean,
+    at: number = this.timers.now(),
+    updatedAt: number | null = null,
+  ): void {
     let burst = this.bursts.get(vin);
     if (burst && burst.retain !== retain) {
       this.flush(vin);
       burst = undefined;
     }
     if (!burst) {
-      burst = { changed: new Set(), raw: {}, retain, lastAt: at, timer: null };
+      burst = { changed: new Set(), raw: {}, updated: {}, retain, lastAt: at, timer: null };
       this.bursts.set(vin, burst);
       this.arm(vin, burst, this.quietMs);
     }
@@ -56,6 +69,7 @@ export class Coalescer {
     if (!(field in values) || !isDeepStrictEqual(values[field], payload)) burst.changed.add(field);
     values[field] = payload;
     burst.raw[field] = raw;
+    burst.updated[field] = updatedAt;
     burst.lastAt = at;
   }
 
@@ -78,14 +92,28 @@ export class Coalescer {
     this.bursts.delete(vin);
     this.timers.clearTimeout(burst.timer);
     const values = this.state.get(vin) ?? {};
+    let updated = this.updated.get(vin);
+    if (!updated) this.updated.set(vin, (updated = {}));
+    Object.assign(updated, burst.updated);
     this.emit({
       vin,
       payload: { ...values },
       changed: [...burst.changed],
       raw: burst.raw,
+      updatedAt: { ...updated },
       retain: burst.retain,
       receivedAt: burst.lastAt,
     });
+  }
+
+  /**
+   * Start a VIN from values known before (the car state at start), without a snapshot: the
+   * next burst's snapshot carries them too, and `changed` is counted against them.
+   */
+  seed(vin: string, values: Record<string, unknown>, updatedAt: Record<string, number | null>): void {
+    if (this.state.has(vin)) return;
+    this.state.set(vin, { ...values });
+    this.updated.set(vin, { ...updatedAt });
   }
 
   /** The latest values of a VIN (for tests and status). */

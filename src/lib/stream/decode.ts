@@ -25,6 +25,11 @@ export interface Decoded extends TopicInfo {
   receivedAt: number;
   /** Counts as a sign of life for freshness: not retained, not a DISCONNECTED connectivity. */
   live: boolean;
+  /**
+   * `data`: when this value last arrived live (ms; null when only seen retained), set by the
+   * broker's car state before the message fans out. null for the other kinds.
+   */
+  updatedAt: number | null;
 }
 
 /** A message that could not be decoded: reported, counted, never emitted. */
@@ -237,7 +242,7 @@ export function decode(
   }
   const live =
     !retain && !(info.kind === 'connectivity' && (value as { status: string | null }).status === 'DISCONNECTED');
-  const d: Decoded = { vin: info.vin, kind: info.kind, name: info.name, raw, payload: value, retain, receivedAt, live };
+  const d: Decoded = { vin: info.vin, kind: info.kind, name: info.name, raw, payload: value, retain, receivedAt, live, updatedAt: null };
   if (info.fieldId !== undefined) d.fieldId = info.fieldId;
   return d;
 }

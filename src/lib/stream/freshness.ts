@@ -126,6 +126,17 @@ export class FreshnessTracker {
     if (rec.staleIn > 0) this.refresh(vin, rec, before, at);
   }
 
+  /**
+   * A VIN restored from the car state file: known from `at` on like a VIN first seen now (stale
+   * `staleAfter` after `at` unless something live arrives), but its `lastSeen` is the restored
+   * last live time.
+   */
+  restore(vin: string, lastLive: number | null, at: number = this.clock.now()): void {
+    if (this.records.has(vin)) return;
+    this.records.set(vin, { lastLive, firstSeen: at, staleIn: 0 });
+    this.changed();
+  }
+
   /** Make a VIN known without a live message (a configured VIN never heard yet). */
   know(vin: string, at: number = this.clock.now()): void {
     if (!this.records.has(vin)) {
@@ -138,7 +149,7 @@ export class FreshnessTracker {
     const event: FreshnessEvent = {
       vin,
       lastSeen: before,
-      silentFor: this.silence(before ?? rec.firstSeen, at),
+      silentFor: this.silence(silentSince(rec, before), at),
     };
     for (const w of this.watchers) {
       if (!w.stale.delete(vin)) continue;
@@ -201,8 +212,7 @@ export class FreshnessTracker {
       let turned = false;
       const check = (vin: string, rec: VinRecord): void => {
         if (w.stale.has(vin)) return;
-        const since = rec.lastLive ?? rec.firstSeen;
-        const silentFor = this.silence(since, at);
+        const silentFor = this.silence(silentSince(rec, rec.lastLive), at);
         if (silentFor < limit) return;
         w.stale.add(vin);
         rec.staleIn++;
@@ -247,6 +257,14 @@ export class FreshnessTracker {
     if (this.timer !== null) this.clock.clearInterval(this.timer);
     this.timer = null;
   }
+}
+
+/**
+ * Silence counts from the last live message, or from when the VIN became known when that is
+ * later (never heard live, or restored from a file with a last live time from before the start).
+ */
+function silentSince(rec: VinRecord, lastLive: number | null): number {
+  return lastLive !== null && lastLive > rec.firstSeen ? lastLive : rec.firstSeen;
 }
 
 /** Run a callback; an exception from user-facing code must never escape a timer or a socket callback. */

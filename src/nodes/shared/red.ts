@@ -7,6 +7,9 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { FleetApiClient } from '../../lib/fleet-api';
 import type { BrokerConnection } from '../../lib/stream/broker-connection';
 
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { NodeAPI as RedApi } from 'node-red';
 export type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 
 /** A node's editor settings: Node-RED's own (`id`, `type`, `name`, `z`) and the node type's. */
@@ -58,4 +61,9 @@ export function closeWith(node: Node<object>, work: (removed: boolean) => Promis
       },
     );
   };
+}
+
+/** Where this package keeps files across restarts (rotated tokens, car state, ensure cap): `<userDir>/tesla-fleet-telemetry`. */
+export function dataDir(RED: RedApi): string {
+  return path.join(RED.settings.userDir || path.join(os.homedir(), '.node-red'), 'tesla-fleet-telemetry');
 }

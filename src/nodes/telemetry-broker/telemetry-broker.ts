@@ -5,10 +5,10 @@
  * a config node only when it was removed or its own settings changed (or on a full deploy); a
  * flow node restarted by a "modified nodes" deploy finds the session still up.
  */
-import { BrokerConnection, BrokerTlsOptions, checkSettings } from '../../lib/stream/broker-connection';
+import { BrokerConnection, BrokerTlsOptions, CarStateOptions, checkSettings } from '../../lib/stream/broker-connection';
 import { Failure, TEXT } from '../../lib/stream/broker-texts';
 import { registerAdminEndpoints } from '../shared/admin';
-import { Config, Node, NodeAPI, TelemetryBrokerCredentials, TelemetryBrokerNode, closeWith } from '../shared/red';
+import { Config, Node, NodeAPI, TelemetryBrokerCredentials, TelemetryBrokerNode, closeWith, dataDir } from '../shared/red';
 
 interface TelemetryBrokerConfig {
   url: string;
@@ -20,6 +20,8 @@ interface TelemetryBrokerConfig {
   sharedGroup?: string;
   clean?: boolean | string;
   reconnectPeriod?: number | string;
+  /** Keep the car state across restarts in <userDir>/tesla-fleet-telemetry/state-<id>.json (default true). */
+  persist?: boolean | string;
 }
 
 /** A core `tls-config` node (@node-red/nodes core/network/05-tls.js). */
@@ -60,6 +62,13 @@ export = function (RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     const creds = this.credentials ?? {};
     const { tls, problem } = tlsOptions(RED, config.tls?.trim() || undefined);
+    const carState: CarStateOptions = {
+      persist: config.persist !== false && config.persist !== 'false',
+      // Node-RED always names its user directory; without one (a bare test runtime) the state stays in memory.
+      stateDir: RED.settings.userDir ? dataDir(RED) : undefined,
+      stateId: this.id,
+      warn: (text) => this.warn(text),
+    };
     const connection = new BrokerConnection({
       url: String(config.url ?? '').trim(),
       topicBase: config.topicBase ?? 'telemetry',
@@ -72,7 +81,7 @@ export = function (RED: NodeAPI): void {
       sharedGroup: config.sharedGroup?.trim() || undefined,
       clean: config.clean !== false && config.clean !== 'false',
       reconnectPeriodMs: seconds(config.reconnectPeriod, 5),
-    });
+    }, undefined, carState);
     this.connection = connection;
     const settings = connection.settings;
     for (const p of checkSettings(settings)) this.warn(p);

@@ -6,6 +6,7 @@ import { TelemetryInController } from '../../lib/stream/controller';
 import { minutesToMs, parseList } from '../../lib/common/util';
 import { registerAdminEndpoints } from '../shared/admin';
 import { Config, Node, NodeAPI, TelemetryBrokerNode, closeWith, configNode } from '../shared/red';
+import { parseUnits } from '../../lib/catalogue/units';
 
 interface TelemetryInConfig {
   broker: string;
@@ -15,6 +16,7 @@ interface TelemetryInConfig {
   staleAfter?: number | string;
   retained?: string;
   quietTime?: number | string;
+  units?: string;
 }
 
 export = function (RED: NodeAPI): void {
@@ -37,6 +39,7 @@ export = function (RED: NodeAPI): void {
         staleAfterMs: minutesToMs(config.staleAfter, 60),
         retained: config.retained === 'ignore' ? 'ignore' : 'flag',
         quietMs: Number.isFinite(quiet) && quiet >= 0 ? quiet : 250,
+        units: parseUnits(config.units),
       },
       {
         send: (out) => this.send(out),

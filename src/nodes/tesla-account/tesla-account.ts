@@ -3,10 +3,8 @@
  * every vehicle-data and telemetry-config node of the account. The rotated refresh token is
  * kept in a 0600 file under Node-RED's user directory, keyed by this node's id.
  */
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { FileTokenStore, FleetApiClient, Region } from '../../lib/fleet-api';
-import { Config, NodeAPI, TeslaAccountCredentials, TeslaAccountNode, closeWith } from '../shared/red';
+import { Config, NodeAPI, TeslaAccountCredentials, TeslaAccountNode, closeWith, dataDir } from '../shared/red';
 
 interface TeslaAccountConfig {
   region?: string;
@@ -24,7 +22,6 @@ export = function (RED: NodeAPI): void {
     this.domain = (config.domain ?? '').trim();
     this.client = null;
     this.problem = null;
-    const userDir = RED.settings.userDir || path.join(os.homedir(), '.node-red');
     try {
       this.client = new FleetApiClient({
         region: (['na', 'eu', 'cn'].includes(config.region ?? '') ? config.region : 'na') as Region,
@@ -36,7 +33,7 @@ export = function (RED: NodeAPI): void {
         clientSecret: creds.clientSecret || undefined,
         refreshToken: creds.refreshToken || undefined,
         accessToken: creds.accessToken || undefined,
-        tokenStore: new FileTokenStore(path.join(userDir, 'tesla-fleet-telemetry'), this.id),
+        tokenStore: new FileTokenStore(dataDir(RED), this.id),
       });
       this.client.on('warning', (text: string) => this.warn(text));
       this.client.on('login-required', (e: Error) => this.error(e.message));

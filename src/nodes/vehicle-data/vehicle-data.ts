@@ -6,6 +6,7 @@ import type { CarMessage } from '../../lib/common/messages';
 import { minutesToMs, parseList } from '../../lib/common/util';
 import { VehicleDataController } from '../../lib/fallback/controller';
 import { Config, Node, NodeAPI, NodeMessage, TelemetryBrokerNode, TeslaAccountNode, closeWith, configNode } from '../shared/red';
+import { parseUnits } from '../../lib/catalogue/units';
 
 interface VehicleDataConfig {
   account: string;
@@ -17,6 +18,7 @@ interface VehicleDataConfig {
   pollInterval?: number | string;
   endpoints?: string;
   dailyBudget?: number | string;
+  units?: string;
 }
 
 const DEFAULT_ENDPOINTS = 'charge_state;drive_state;location_data;vehicle_state';
@@ -46,6 +48,7 @@ export = function (RED: NodeAPI): void {
         pollIntervalMs: Math.max(1000, minutesToMs(config.pollInterval, 10)),
         endpoints: parseList(String(config.endpoints || DEFAULT_ENDPOINTS).split(';')),
         dailyBudget: Number.isFinite(budget) && budget > 0 ? Math.floor(budget) : 0,
+        units: parseUnits(config.units),
       },
       {
         send: (msgs) => {
@@ -68,7 +71,7 @@ export = function (RED: NodeAPI): void {
       const out = (msgs: CarMessage[]): void => {
         if (msgs.length) send([msgs as NodeMessage[]]);
       };
-      controller.readForInput(targets, out).then(
+      controller.readForInput(targets, out, msg.refresh === true).then(
         () => done(),
         (e: Error) => done(e),
       );
