@@ -1,7 +1,7 @@
 'use strict';
 const { lib, FIXTURES } = require('../support/paths');
 /**
- * Reliability and security (issue 7), each part against real peers on 127.0.0.1:
+ * Reliability and security, each part against real peers on 127.0.0.1:
  *
  *   1. Broker loss: a real Mosquitto killed (SIGKILL) mid-stream and restarted on the same port;
  *      persistent sessions (fixed client id, clean: false) across a network cut, a redeploy and
@@ -142,7 +142,7 @@ async function mqttPublisher(url, opts = {}) {
   };
 }
 
-describe('reliability and security (issue 7)', function () {
+describe('reliability and security', function () {
   // ---------------------------------------------------------------------------------------
   // Anything that escapes the package fails the test it escaped in.
   const escaped = [];
@@ -443,7 +443,7 @@ describe('reliability and security (issue 7)', function () {
       await broker?.close();
     });
 
-    // --- what the spec says happens to a topic (independent of src/lib/decode.ts) ---------
+    // --- what docs/wire-format.md says happens to a topic (independent of src/lib/stream/decode.ts)
     const FILTERS = ['+/v/+', '+/alerts/+/current', '+/alerts/+/history', '+/errors/+', '+/connectivity'].map((f) =>
       `telemetry/${f}`.split('/'),
     );
@@ -496,7 +496,7 @@ describe('reliability and security (issue 7)', function () {
       const vinFor = (prefix) => `${prefix}${String(int(40)).padStart(3, '0')}`;
       const plan = [];
 
-      /** Expectation for a payload on a topic, from the spec's rules; `value` computes a data payload from raw. */
+      /** Expectation for a payload on a topic, from the docs' rules; `value` computes a data payload from raw. */
       function expectFor(topic, payload, { value = (raw) => raw, shape = null } = {}) {
         const r = route(topic);
         if (!r) return { drop: true };
