@@ -79,6 +79,11 @@ export interface VehicleCommandOptions {
   vins: readonly string[];
   /** The node's command; '' takes msg.command. When set, msg.command is ignored. */
   command: string;
+  /**
+   * Parameters of the node's command set in the node (used only with `command`): each is
+   * taken from here, and msg.payload is read only for the others.
+   */
+  params?: CommandParams;
   wake: 'never' | 'allow';
   /** door_unlock and charge_port_door_open run only when true. */
   allowUnlock: boolean;
@@ -296,6 +301,7 @@ export class VehicleCommandController {
       const fromMsg = parseList(input.vins ?? input.vin ?? '');
       valid = validateCommand(this.options.command || input.command, input.payload, fromMsg.length ? fromMsg : this.options.vins, {
         allowUnlock: this.options.allowUnlock,
+        fixedParams: this.options.command ? this.options.params : undefined,
       });
     } catch (e) {
       this.counts.invalid++;

@@ -3,3 +3,4 @@ export * from './table';
 export * from './controller';
 export { TEXTS } from './texts';
 export * from './broker-stream';
+export * from './settings';
