@@ -1,8 +1,11 @@
 /**
  * Admin endpoints the editors use: the field catalogue for autocomplete, the telemetry-config
- * presets, and a CA check. Registered once per runtime, whichever node module loads first.
+ * presets, a CA check, and the vehicle-command table with the prices of a command and a wake.
+ * Registered once per runtime, whichever node module loads first.
  */
 import { CATALOGUE } from '../../lib/catalogue/index';
+import { COMMANDS } from '../../lib/commands/table';
+import { priceOf } from '../../lib/fleet-api/billing';
 import { PRESETS, describeCa } from '../../lib/registration';
 import type { RED } from './red';
 
@@ -17,6 +20,13 @@ export function registerAdminEndpoints(RED: RED): void {
   });
   RED.httpAdmin.get('/tesla-fleet-telemetry/presets', RED.auth.needsPermission('telemetry-config.read'), (_req, res) => {
     res.json(PRESETS);
+  });
+  const commands = {
+    commands: COMMANDS.map((c) => ({ name: c.name, params: c.params, opensCar: c.opensCar, confirmedBy: c.confirm?.field ?? null })),
+    price: { command: priceOf('command'), wake: priceOf('wake') },
+  };
+  RED.httpAdmin.get('/tesla-fleet-telemetry/commands', RED.auth.needsPermission('vehicle-command.read'), (_req, res) => {
+    res.json(commands);
   });
   RED.httpAdmin.post('/telemetry-config/ca-info', RED.auth.needsPermission('telemetry-config.read'), (req, res) => {
     try {

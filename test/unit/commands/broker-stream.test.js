@@ -87,7 +87,10 @@ describe('vehicle-command: BrokerCommandStream (BrokerConnection → CommandStre
     const heard = [];
     stream.onLive((vin, field) => heard.push(field));
     await pub.publish(`telemetry/${VIN}/v/BatteryLevel`, '55');
-    await pub.publish(`telemetry/${VIN}/connectivity`, JSON.stringify({ Status: 'CONNECTED', ConnectionId: 'x', CreatedAt: '2025-01-01T00:00:00Z' }));
+    await pub.publish(
+      `telemetry/${VIN}/connectivity`,
+      JSON.stringify({ Status: 'CONNECTED', ConnectionId: 'x', CreatedAt: '2025-01-01T00:00:00Z' }),
+    );
     await pub.publish(`telemetry/${VIN}/v/Locked`, 'true');
     await until(() => heard.includes('Locked'), 'Locked');
     assert.deepEqual(heard, ['BatteryLevel', 'Locked'], 'every live field value is heard');
@@ -111,10 +114,10 @@ describe('vehicle-command: BrokerCommandStream (BrokerConnection → CommandStre
     assert.equal(conn.state, 'connected');
   });
 
-  it('reads the connection\'s own car state when it keeps one (a store with value(vin, field))', async function () {
+  it("reads the connection's own car state when it keeps one (a store with value(vin, field))", async function () {
     await connect();
     await pub.publish(`telemetry/${VIN}/v/Locked`, 'false');
-    await until(() => stream.current(VIN, 'Locked') === false, 'the adapter\'s own value');
+    await until(() => stream.current(VIN, 'Locked') === false, "the adapter's own value");
     const asked = [];
     conn.carState = {
       value(vin, field) {
@@ -124,7 +127,10 @@ describe('vehicle-command: BrokerCommandStream (BrokerConnection → CommandStre
     };
     assert.equal(stream.current(VIN, 'Locked'), true, 'the store answers, not the adapter');
     assert.equal(stream.current(VIN2, 'HvacPower'), undefined);
-    assert.deepEqual(asked, [[VIN, 'Locked'], [VIN2, 'HvacPower']]);
+    assert.deepEqual(asked, [
+      [VIN, 'Locked'],
+      [VIN2, 'HvacPower'],
+    ]);
   });
 
   it('carStateOf: a store on connection.state or connection.carState; the connection-state word is none', function () {
