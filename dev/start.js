@@ -15,9 +15,10 @@
  * Node-RED's runtime can be initialised once per process: call start() once.
  *
  * Our package is loaded through `nodesDir` = the repository root (see dev/settings.js).
- * On first start (no flows file in the user directory) the demo flow is written: the four
- * examples, each on its own tab, sharing one broker and one account config node that point
- * at the embedded broker and the Fleet API double. On every later start those two config nodes
+ * On first start (no flows file in the user directory) the demo flow is written: the
+ * examples, each on its own tab, and a "commands" tab (set the first simulated car's charge
+ * limit; the answer shows verified: true once the car's stream shows it), sharing one broker
+ * and one account config node that point at the embedded broker and the Fleet API double. On every later start those two config nodes
  * (fixed ids) are re-pointed at this run's broker and double (new port, new certificate, a new
  * refresh token); everything else in the user's flows is left alone.
  */
@@ -183,11 +184,46 @@ function demoAccountNode(fleetApi) {
 }
 
 /**
+ * The demo's own tab (not an example): two injects set the first simulated car's charge limit
+ * through a vehicle-command node; the double carries the command out, the simulator shows it in
+ * the car's stream, and the debug sidebar shows the answer with verified: true. The node never
+ * wakes the car: while the simulated car sleeps, the answer is `asleep`.
+ */
+function demoCommandsTab(vin) {
+  const id = (name) => crypto.createHash('sha256').update(`demo:commands:${name}`).digest('hex').slice(0, 16);
+  const tab = id('tab');
+  const inject = (name, percent, y) => ({
+    id: id(name), type: 'inject', z: tab, name, props: [{ p: 'payload' }], repeat: '', crontab: '', once: false, onceDelay: 0.1,
+    topic: '', payload: String(percent), payloadType: 'num', x: 160, y, wires: [[id('limit')]],
+  });
+  return [
+    { id: tab, type: 'tab', label: 'commands (demo)', disabled: false, info: 'A vehicle-command node and the simulated car.' },
+    {
+      id: id('about'), type: 'comment', z: tab, name: 'Press a button: the debug sidebar shows the answer, verified: true once the car\'s stream shows it',
+      info: `The Fleet API double carries the command out and the simulated car ${vin} shows the new ChargeLimitSoc in its stream. The node never wakes the car: while it sleeps (see the fleet dashboard) the answer is \`asleep\`. Its charge limit starts at 80 %, so the first press of 80 % is answered \`already\`, confirmed at once by the car state.`,
+      x: 380, y: 40, wires: [],
+    },
+    inject('set charge limit 80 %', 80, 100),
+    inject('set charge limit 90 %', 90, 140),
+    {
+      id: id('limit'), type: 'vehicle-command', z: tab, name: 'set charge limit', account: DEMO_IDS.account, broker: DEMO_IDS.broker, vins: vin,
+      command: 'set_charge_limit', params: {}, wake: 'never', allowUnlock: false, minInterval: 0, verify: 30, dailyBudget: 0,
+      x: 420, y: 120, wires: [[id('answers')]],
+    },
+    {
+      id: id('answers'), type: 'debug', z: tab, name: 'command answers', active: true, tosidebar: true, console: false, tostatus: true,
+      complete: 'payload', targetType: 'msg', statusVal: 'payload.state', statusType: 'msg', x: 650, y: 120, wires: [],
+    },
+  ];
+}
+
+/**
  * The demo flow: every example on its own tab (ids derived from the example's, so importing
  * an example next to the demo never collides), their broker and account config nodes merged
  * into the two demo ones, and demo timings (stale after 1 min, poll every 30 s) so that the
- * fallback runs within the simulator's few-minute cycle. Without a Fleet API (a real broker,
- * or no double) the examples that need an account are left out: they would only log errors.
+ * fallback runs within the simulator's few-minute cycle; the commands tab (demoCommandsTab)
+ * after them. Without a Fleet API (a real broker, or no double) the examples that need an
+ * account, and the commands tab, are left out: they would only log errors.
  */
 function buildDemoFlow({ brokerUrl, topicBase = 'telemetry', fleetApi = null, vins = [], staleAfter = 1, pollInterval = 0.5, examples } = {}) {
   const out = [];
@@ -213,9 +249,12 @@ function buildDemoFlow({ brokerUrl, topicBase = 'telemetry', fleetApi = null, vi
         copy.vins = vins.join(',');
         if (fleetApi) copy.ca = fleetApi.ca;
       }
+      // Commands go to the first simulated car (the examples leave the VIN to the user).
+      if (copy.type === 'vehicle-command' && !copy.vins && vins.length) copy.vins = vins[0];
       out.push(copy);
     }
   }
+  if (fleetApi && vins.length) out.push(...demoCommandsTab(vins[0]));
   out.push(demoBrokerNode({ brokerUrl, topicBase }));
   if (fleetApi) out.push(demoAccountNode(fleetApi));
   return out;
@@ -629,6 +668,6 @@ async function main() {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
-module.exports = { start, linkCommands, buildDemoFlow, readExamples, prepareFlows, parseArgs, printSummary, startEmbeddedBroker, DEMO_IDS, encryptCredentials, decryptCredentials };
+module.exports = { start, linkCommands, buildDemoFlow, demoCommandsTab, readExamples, prepareFlows, parseArgs, printSummary, startEmbeddedBroker, DEMO_IDS, encryptCredentials, decryptCredentials };
 
 if (require.main === module) main();

@@ -512,7 +512,7 @@ describe('dev/simulator', function () {
 // examples/ and the demo flow
 
 const EXAMPLES = path.join(ROOT, 'examples');
-const OUR_TYPES = new Set(['telemetry-broker', 'tesla-account', 'telemetry-in', 'vehicle-data', 'telemetry-config']);
+const OUR_TYPES = new Set(['telemetry-broker', 'tesla-account', 'telemetry-in', 'vehicle-data', 'telemetry-config', 'vehicle-command']);
 const CORE_TYPES = new Set([
   'tab', 'group', 'junction', 'comment', 'inject', 'debug', 'complete', 'catch', 'status', 'link in', 'link out',
   'link call', 'function', 'switch', 'change', 'range', 'template', 'delay', 'trigger', 'exec', 'filter', 'rbe',
@@ -528,6 +528,7 @@ const CONTRACT_PROPS = {
   'telemetry-in': ['broker', 'vins', 'fields', 'mode', 'staleAfter', 'retained'],
   'vehicle-data': ['account', 'broker', 'vins', 'mode', 'auto', 'staleAfter', 'pollInterval', 'endpoints', 'dailyBudget'],
   'telemetry-config': ['account', 'hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'action'],
+  'vehicle-command': ['account', 'broker', 'vins', 'command', 'wake', 'allowUnlock', 'minInterval', 'verify', 'dailyBudget'],
 };
 
 function* stringsIn(v) {
@@ -566,8 +567,14 @@ function checkFlow(nodes, label) {
 describe('examples/', function () {
   const files = fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')).sort();
 
-  it('has the four example flows, valid JSON, node ids unique across all of them', function () {
-    assert.deepEqual(files, ['01 live car state.json', '02 stream and fallback.json', '03 register cars.json', '04 alerts and errors.json']);
+  it('has the five example flows, valid JSON, node ids unique across all of them', function () {
+    assert.deepEqual(files, [
+      '01 live car state.json',
+      '02 stream and fallback.json',
+      '03 register cars.json',
+      '04 alerts and errors.json',
+      '05 solar surplus charging.json',
+    ]);
     const all = new Set();
     for (const f of files) {
       const nodes = JSON.parse(fs.readFileSync(path.join(EXAMPLES, f), 'utf8'));
@@ -603,6 +610,20 @@ describe('examples/', function () {
     assert.ok(types('03 register cars.json').has('telemetry-config'));
     const tin04 = byFile('04 alerts and errors.json').find((n) => n.type === 'telemetry-in');
     assert.ok(tin04.wires[1].length > 0, 'example 04 uses output 2');
+    // 05: the function's two outputs lead to vehicle-command nodes that never wake or unlock the car;
+    // the amps node coalesces (Min interval 60 s); the command nodes' settings are usable as they are.
+    const ex05 = byFile('05 solar surplus charging.json');
+    const { commandSettings } = lib('commands/settings');
+    const fn = ex05.find((n) => n.type === 'function');
+    const [amps, control] = fn.wires.map((w) => ex05.find((n) => n.id === w[0]));
+    assert.deepEqual([amps.type, amps.command, amps.minInterval], ['vehicle-command', 'set_charging_amps', 60]);
+    assert.deepEqual([control.type, control.command], ['vehicle-command', '']);
+    for (const n of [amps, control]) {
+      assert.equal(n.wake, 'never');
+      assert.equal(n.allowUnlock, false);
+      assert.ok(n.broker && n.dailyBudget > 0, 'confirmed by the stream, capped by a budget');
+      assert.deepEqual(commandSettings({ ...n, vins: DEMO_CARS[0].vin }).problems, []);
+    }
   });
 });
 
@@ -614,7 +635,10 @@ describe('dev/start.js demo flow', function () {
   it('puts every example on its own tab with one shared broker and account, ids distinct from the examples', function () {
     const flow = buildDemoFlow({ brokerUrl: 'mqtt://127.0.0.1:1884', topicBase: 'telemetry', fleetApi, vins });
     checkFlow(flow, 'demo');
-    assert.equal(flow.filter((n) => n.type === 'tab').length, 4);
+    assert.deepEqual(
+      flow.filter((n) => n.type === 'tab').map((n) => n.label),
+      [...fs.readdirSync(EXAMPLES).filter((x) => x.endsWith('.json')).sort().map((x) => x.replace(/\.json$/, '')), 'commands (demo)'],
+    );
     const brokers = flow.filter((n) => n.type === 'telemetry-broker');
     const accounts = flow.filter((n) => n.type === 'tesla-account');
     assert.deepEqual(brokers.map((n) => [n.id, n.url]), [[DEMO_IDS.broker, 'mqtt://127.0.0.1:1884']]);
@@ -628,13 +652,23 @@ describe('dev/start.js demo flow', function () {
     assert.ok(flow.every((n) => !exampleIds.has(n.id)), 'importing an example next to the demo does not collide');
     assert.ok(flow.filter((n) => n.type === 'telemetry-in').every((n) => n.staleAfter === 1));
     assert.ok(flow.filter((n) => n.type === 'telemetry-config').every((n) => n.vins === vins.join(',')));
+    // Commands go to the first simulated car; the commands tab: two injects → set_charge_limit → debug.
+    const commands = flow.filter((n) => n.type === 'vehicle-command');
+    assert.ok(commands.length >= 3 && commands.every((n) => n.vins === vins[0] && n.wake === 'never'));
+    const tab = flow.find((n) => n.label === 'commands (demo)');
+    const limit = flow.find((n) => n.z === tab.id && n.type === 'vehicle-command');
+    assert.deepEqual([limit.command, limit.broker, limit.account], ['set_charge_limit', DEMO_IDS.broker, DEMO_IDS.account]);
+    assert.ok(limit.verify > 0);
+    const injects = flow.filter((n) => n.z === tab.id && n.type === 'inject');
+    assert.deepEqual(injects.map((n) => [n.payload, n.payloadType, n.wires[0][0]]), [['80', 'num', limit.id], ['90', 'num', limit.id]]);
+    assert.equal(flow.find((n) => n.id === limit.wires[0][0]).type, 'debug');
   });
 
   it('leaves out the examples that need an account when there is no Fleet API (a real broker)', function () {
     const flow = buildDemoFlow({ brokerUrl: 'mqtt://192.168.1.2:1883', topicBase: 'tele/metry', vins: [] });
     checkFlow(flow, 'demo without API');
     assert.equal(flow.filter((n) => n.type === 'tesla-account').length, 0);
-    assert.equal(flow.filter((n) => n.type === 'vehicle-data' || n.type === 'telemetry-config').length, 0);
+    assert.equal(flow.filter((n) => n.type === 'vehicle-data' || n.type === 'telemetry-config' || n.type === 'vehicle-command').length, 0);
     assert.deepEqual(flow.filter((n) => n.type === 'telemetry-broker').map((n) => [n.url, n.topicBase]), [['mqtt://192.168.1.2:1883', 'tele/metry']]);
     assert.ok(flow.some((n) => n.type === 'telemetry-in'));
   });

@@ -7,8 +7,8 @@ const { ROOT } = require('../support/paths');
  *
  *   npm run test:browser
  *
- * Checks: the palette shows our three flow nodes under "tesla"; a flow node dropped from the
- * palette offers the config nodes; each of the five node types' edit dialog opens, its inputs
+ * Checks: the palette shows our four flow nodes under "tesla"; a flow node dropped from the
+ * palette offers the config nodes; each of the six node types' edit dialog opens, its inputs
  * render, a bad value is flagged, no raw message-catalog key (`telemetry-in.label.vins`) shows
  * anywhere in it, and its help appears in the help sidebar; the validation texts are the
  * catalogs'; telemetry config's checks and preview are the runtime's answers; each example imports
@@ -35,10 +35,20 @@ const EXAMPLES_DIR = path.join(REPO, 'examples');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const MODULE = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).name;
 const VINS = DEMO_CARS.map((c) => c.vin);
-const FLOW_TYPES = ['telemetry-in', 'vehicle-data', 'telemetry-config'];
-const PALETTE_LABELS = { 'telemetry-in': 'telemetry in', 'vehicle-data': 'vehicle data', 'telemetry-config': 'telemetry config' };
+const FLOW_TYPES = ['telemetry-in', 'vehicle-data', 'telemetry-config', 'vehicle-command'];
+const PALETTE_LABELS = {
+  'telemetry-in': 'telemetry in',
+  'vehicle-data': 'vehicle data',
+  'telemetry-config': 'telemetry config',
+  'vehicle-command': 'vehicle command',
+};
 /** How a freshly dropped node is labelled on the canvas (telemetry-config: its default action). */
-const NEW_NODE_LABELS = { 'telemetry-in': 'telemetry in', 'vehicle-data': 'vehicle data', 'telemetry-config': 'telemetry status' };
+const NEW_NODE_LABELS = {
+  'telemetry-in': 'telemetry in',
+  'vehicle-data': 'vehicle data',
+  'telemetry-config': 'telemetry status',
+  'vehicle-command': 'vehicle command',
+};
 const SHORT = 10000; // most UI steps: well under a second; generous for a loaded CI machine
 const TYPES = ['telemetry-broker', 'telemetry-in', 'tesla-account', 'vehicle-data', 'telemetry-config'];
 /** Text that is a message-catalog key, not its words: `telemetry-in.label.vins`, `node-red:common.label.name`. */
@@ -333,7 +343,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
 
   // ---- the tests
 
-  it('palette: the three flow nodes under "tesla", the config nodes not in the palette', async function () {
+  it('palette: the four flow nodes under "tesla", the config nodes not in the palette', async function () {
     const category = page.locator('#red-ui-palette-container-tesla');
     assert.equal((await category.locator('.red-ui-palette-header').innerText()).trim(), 'tesla');
     const nodes = category.locator('.red-ui-palette-node');
@@ -362,7 +372,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
       await canvasNode(NEW_NODE_LABELS[type]).waitFor();
       y += 120;
     }
-    assert.equal(await page.locator('#red-ui-workspace-chart g.red-ui-flow-node').count(), 3);
+    assert.equal(await page.locator('#red-ui-workspace-chart g.red-ui-flow-node').count(), FLOW_TYPES.length);
   });
 
   it('telemetry in: offers the broker config nodes; inputs render, validate; help in the sidebar', async function () {
@@ -512,6 +522,46 @@ describe('editor in a browser (npm start + Chromium)', function () {
     await page.waitForFunction((nodeId) => RED.nodes.node(nodeId).valid === true, id);
   });
 
+  it('vehicle command: offers the account and broker; each command shows its parameters with their ranges; wake and unlock warnings; help', async function () {
+    await openNode(NEW_NODE_LABELS['vehicle-command']);
+    const accounts = await configSelect('account');
+    assert.ok(accounts.some((o) => /^demo account/.test(o)), `account options ${JSON.stringify(accounts)} list the demo's tesla-account`);
+    const brokers = await configSelect('broker');
+    assert.ok(brokers.includes('demo broker'), `broker options ${JSON.stringify(brokers)} list the demo's telemetry-broker`);
+    await expectVisible(['#node-input-vins', '#node-input-command', '#node-input-wake', '#node-input-allowUnlock',
+      '#node-input-minInterval', '#node-input-verify', '#node-input-dailyBudget', '#node-input-name']);
+    // the runtime's table: "from msg.command" and the thirteen commands
+    await page.waitForFunction(() => document.querySelectorAll('#node-input-command option').length === 14);
+    await page.locator('#vehicle-command-from-msg').waitFor({ state: 'visible' });
+    await page.locator('#node-input-command').selectOption('set_charging_amps');
+    const amps = page.locator('#vehicle-command-params input.vehicle-command-param');
+    await amps.waitFor();
+    assert.deepEqual([await amps.getAttribute('min'), await amps.getAttribute('max')], ['0', '48']);
+    await page.locator('#vehicle-command-params').filter({ hasText: 'integer 0 to 48' }).waitFor();
+    await page.locator('#vehicle-command-about').filter({ hasText: 'ChargeCurrentRequest' }).waitFor();
+    await page.locator('#vehicle-command-from-msg').waitFor({ state: 'hidden' });
+    await page.locator('#node-input-command').selectOption('set_sentry_mode');
+    await page.locator('#vehicle-command-params select.vehicle-command-param').waitFor();
+    await page.locator('#node-input-command').selectOption('door_unlock');
+    await page.waitForFunction(() => document.querySelectorAll('#vehicle-command-params .vehicle-command-param').length === 0);
+    await page.locator('#vehicle-command-about').filter({ hasText: 'opens the car' }).waitFor();
+    // wake: the cost warning only with "allow"; allow unlock: its warning only when ticked
+    await page.locator('#vehicle-command-wake-warning').waitFor({ state: 'hidden' });
+    await page.locator('#node-input-wake').selectOption('allow');
+    await page.locator('#vehicle-command-wake-warning').filter({ hasText: '$0.02 per wake_up' }).waitFor({ state: 'visible' });
+    await page.locator('#node-input-wake').selectOption('never');
+    await page.locator('#vehicle-command-unlock-warning').waitFor({ state: 'hidden' });
+    await page.locator('#node-input-allowUnlock').check();
+    await page.locator('#vehicle-command-unlock-warning').waitFor({ state: 'visible' });
+    await page.locator('#node-input-allowUnlock').uncheck();
+    await page.locator('.vehicle-command-cost').filter({ hasText: '$0.001' }).waitFor();
+    await expectFlagged('#node-input-vins', 'not a vin', '5YJ3E1EA1SF000001');
+    await expectFlagged('#node-input-minInterval', '-1', '60');
+    await expectFlagged('#node-input-dailyBudget', '1.5', '0');
+    await expectHelp('vehicle-command');
+    await cancelNode();
+  });
+
   it('removes the scratch flow again', async function () {
     await page.locator(`#red-ui-tab-${scratchTab} a`).dblclick();
     await page.locator('#node-dialog-delete').click();
@@ -520,7 +570,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
   });
 
   it('imports each example through Import ▸ Examples', async function () {
-    assert.equal(examples.length, 4, 'four examples');
+    assert.equal(examples.length, 5, 'five examples');
     for (const ex of examples) {
       await page.locator('#red-ui-header-button-sidemenu').click();
       await page.locator('#menu-item-import').click();
