@@ -19,6 +19,7 @@ const { startFleetDouble } = require('../../dev/fleet-double');
 const { startBroker, publisher } = require('../support/broker');
 const { makeCA } = require('../support/certs');
 const tc = lib('registration');
+const { ROOT } = require('../support/paths');
 const { signalsToUsd } = lib('stream/usage');
 
 const CLIENT_ID = 'tc-doctor-test-client';
@@ -440,6 +441,68 @@ describe('telemetry-config doctor, ensure, usage (Node-RED runtime, HTTPS proxy 
       // and the node still works
       const ok = await run(n);
       assert.equal(ok.payload[0].state, 'healthy');
+    });
+  });
+
+  // -------------------------------------------------------------------------------------
+  describe('examples 03 and 06 in the runtime', function () {
+    const CORE = path.join(ROOT, 'node_modules', '@node-red', 'nodes', 'core', 'function');
+    const coreNodes = () => [require(path.join(CORE, '10-function.js')), require(path.join(CORE, '80-template.js'))];
+    /** What the user would import, with the example's inject, debug and http nodes as helpers (same ids and wires). */
+    function example(file, { vins }) {
+      const nodes = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', file), 'utf8'));
+      return nodes.map((n) => {
+        if (['inject', 'debug', 'http in', 'http response', 'comment'].includes(n.type)) return { id: n.id, z: n.z, type: 'helper', name: n.name, was: n.type, wires: n.wires || [] };
+        if (n.type === 'telemetry-broker') return { ...n, url: mqttBroker.url, persist: false };
+        if (n.type === 'tesla-account') return { ...n, proxyUrl: d.proxyUrl, proxyCa: d.ca, tokenUrl: d.tokenUrl, domain: DOMAIN };
+        if (n.type === 'telemetry-config') return { ...n, vins, ca: TELEMETRY_CA };
+        return n;
+      });
+    }
+    const byName = (flowNodes, name) => helper.getNode(flowNodes.find((n) => n.name === name).id);
+
+    it("03: doctor now and ensure now give one line per car with the doctor's fix; the node runs ensure every 24 h", async function () {
+      const nodes = example('03 register cars.json', { vins: [V.none, V.nokey].join(',') });
+      const account = nodes.find((n) => n.type === 'tesla-account');
+      await helper.load([...nodeModules('tesla-account', 'telemetry-broker', 'telemetry-config'), ...coreNodes()], nodes, {
+        [account.id]: { clientId: CLIENT_ID, refreshToken: REFRESH },
+      });
+      await connected(nodes.find((n) => n.type === 'telemetry-broker').id);
+      const verdicts = collector(byName(nodes, 'verdicts'));
+      byName(nodes, 'doctor now').send({ action: 'doctor' });
+      await verdicts.next(() => verdicts.received.length >= 2);
+      assert.deepEqual(verdicts.received.map((m) => m.payload), [
+        `${V.none}: not configured — Run ensure (or register) to send this node's telemetry config to the car.`,
+        `${V.nokey}: key not paired — Open https://tesla.com/_ak/${DOMAIN} on the phone with the Tesla app, approve the key for this car, then run doctor again.`,
+      ]);
+      byName(nodes, 'ensure now').send({ action: 'ensure' });
+      await verdicts.next(() => verdicts.received.length >= 4);
+      assert.match(verdicts.received[2].payload, new RegExp(`^${V.none}: not configured \\(config pushed\\) — Wait for the car to connect to Tesla`));
+      assert.equal(posts(d).length, 1);
+      assert.equal(nodes.find((n) => n.type === 'telemetry-config').ensureEvery, 24);
+    });
+
+    it('06: usage every hour kept per day; the /telemetry-usage page lists the days, the cars and their fields', async function () {
+      const nodes = example('06 what my telemetry costs.json', { vins: '' });
+      await helper.load([...nodeModules('telemetry-broker', 'telemetry-config'), ...coreNodes()], nodes);
+      const conn = await connected(nodes.find((n) => n.type === 'telemetry-broker').id);
+      // The example keeps the broker connected by itself; a listener of the test's tells when the messages are in.
+      let seen = 0;
+      const three = new Promise((resolve) => conn.register({ onMessage: () => ++seen === 3 && resolve(), onBadInput() {}, onConnection() {} }));
+      await pub.publish(`telemetry/${V.healthy}/v/BatteryLevel`, '80');
+      await pub.publish(`telemetry/${V.healthy}/v/Gear`, '"ShiftStateP"');
+      await pub.publish(`telemetry/${V.silent}/v/BatteryLevel`, '61');
+      await three;
+      const usage = collector(byName(nodes, 'usage'));
+      byName(nodes, 'every hour').send({});
+      const today = await usage.next();
+      assert.deepEqual(JSON.parse(JSON.stringify(today.payload)), { day: new Date().toISOString().slice(0, 10), signals: 3, usd: signalsToUsd(3), cars: 2 });
+      const page = collector(helper.getNode(nodes.find((n) => n.was === 'http response').id));
+      helper.getNode(nodes.find((n) => n.was === 'http in').id).send({});
+      const html = (await page.next()).payload;
+      assert.match(html, new RegExp(`<td>${today.payload.day}</td><td class="n">3</td><td class="n">\\$0\\.0000</td><td class="n">2</td>`));
+      assert.match(html, new RegExp(`<td>${V.healthy}</td><td>Gear</td><td class="n">1</td>`));
+      assert.equal(d.calls.length, 0, 'usage calls no API');
     });
   });
 });
