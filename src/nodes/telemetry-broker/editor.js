@@ -43,9 +43,21 @@
             });
         }
     }
+    // Read once when the dialog opens, then every 10 s while it stays open (the counts move).
+    var usageTimer = null;
+    function stopUsage() {
+        clearInterval(usageTimer);
+        usageTimer = null;
+    }
     function loadUsage(id) {
-        var box = $("#telemetry-broker-usage").empty().text(_("telemetry-broker.usage.loading"));
-        // Not cached: the counts move.
+        stopUsage();
+        $("#telemetry-broker-usage").empty().text(_("telemetry-broker.usage.loading"));
+        readUsage(id);
+        usageTimer = setInterval(function() { readUsage(id); }, 10000);
+    }
+    function readUsage(id) {
+        var box = $("#telemetry-broker-usage");
+        if (!box.length) { stopUsage(); return; }
         $.ajax({ url: "tesla-fleet-telemetry/usage/" + encodeURIComponent(id), dataType: "json", cache: false }).done(function(report) {
             showUsage(box, report);
         }).fail(function(xhr) {
@@ -86,8 +98,11 @@
             return this.name || this.url || _("telemetry-broker.paletteLabel");
         },
         oneditsave: function() {
+            stopUsage();
             if (!$("#node-config-input-usetls").is(":checked")) { $("#node-config-input-tls").val("_ADD_"); }
         },
+        oneditcancel: function() { stopUsage(); },
+        oneditdelete: function() { stopUsage(); },
         oneditprepare: function() {
             var showCa = function() {
                 $(".telemetry-broker-row-ca").toggle(usesTls($("#node-config-input-url").val()));
