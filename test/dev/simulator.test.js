@@ -521,7 +521,8 @@ const CORE_TYPES = new Set([
 ]);
 /** Properties that hold node ids (a reference may equal an id; nothing else may). */
 const REF_PROPS = new Set(['id', 'z', 'g', 'wires', 'links', 'scope', 'broker', 'account', 'nodes']);
-const DESIGN_PROPS = {
+/** Flow-JSON properties every flow sets on our nodes (docs/message-contract.md "Node types"). */
+const CONTRACT_PROPS = {
   'telemetry-broker': ['url', 'topicBase', 'clientId', 'ca', 'sharedGroup'],
   'tesla-account': ['region', 'proxyUrl', 'proxyCa', 'tokenUrl', 'domain'],
   'telemetry-in': ['broker', 'vins', 'fields', 'mode', 'staleAfter', 'retained'],
@@ -555,7 +556,7 @@ function checkFlow(nodes, label) {
     if (n.broker) assert.equal(ids.get(n.broker)?.type, 'telemetry-broker', `${label}: ${n.id}.broker`);
     if (n.account) assert.equal(ids.get(n.account)?.type, 'tesla-account', `${label}: ${n.id}.account`);
     for (const t of n.scope || []) assert.ok(ids.has(t), `${label}: ${n.id}.scope`);
-    for (const p of DESIGN_PROPS[n.type] || []) assert.ok(p in n, `${label}: ${n.type} has ${p}`);
+    for (const p of CONTRACT_PROPS[n.type] || []) assert.ok(p in n, `${label}: ${n.type} has ${p}`);
     if (n.type === 'function') assert.doesNotThrow(() => new Function('msg', 'node', 'context', 'flow', 'global', 'env', 'RED', n.func), `${label}: ${n.name} compiles`);
     if (n.type === 'switch' || n.type === 'function') assert.equal(n.wires.length, n.outputs, `${label}: ${n.id} outputs`);
   }

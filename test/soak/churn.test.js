@@ -1,7 +1,7 @@
 'use strict';
 const { lib } = require('../support/paths');
 /**
- * Soak (issue 7, part 5): deploy, redeploy and delete every node type 200 times against aedes
+ * Soak: deploy, redeploy and delete every node type 200 times against aedes
  * and the HTTPS Fleet API double, exercising each deployment (an MQTT message, a vehicle_data
  * read, a telemetry-config action). Between cycle 20 and cycle 200 nothing may grow beyond
  * noise: open handles by kind (sockets, TLS sockets, timers, ...), MQTT clients at the broker,

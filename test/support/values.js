@@ -1,6 +1,6 @@
 'use strict';
 // Comparing decoded values with expected ones: deep equality where numbers compare
-// numerically (-0 equals 0), as DESIGN.md asks of tests.
+// numerically (-0 equals 0), as docs/message-contract.md "Normalising a value" asks of tests.
 const assert = require('node:assert/strict');
 
 function sameValue(actual, expected, where = 'value') {

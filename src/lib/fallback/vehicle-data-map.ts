@@ -1,6 +1,6 @@
 /**
- * Fleet API `vehicle_data` → the `telemetry-in` message contract (docs/message-contract.md "Message
- * contract" and the last bullets of "Freshness and fallback").
+ * Fleet API `vehicle_data` → the `telemetry-in` message contract (docs/message-contract.md
+ * "Messages about one car", and "Fleet API fallback" on API messages).
  *
  * Which vehicle_data path feeds which telemetry field is catalogue data
  * (`field-catalogue.json`, `vehicleData`) and is read from `catalogue.ts`, never retyped.
@@ -155,7 +155,7 @@ function latLon(latLeaf: string, lonLeaf: string): Translation {
  * vocabulary differs are here; see `VEHICLE_DATA_SAME_VOCABULARY` for the enum fields checked
  * to need none, and `INVALID_VALUE` for the rule that applies to every field.
  *
- * Not translated, deliberately (the brief maps every other catalogue path as it is):
+ * Not translated, deliberately (every other catalogue path is mapped as it is):
  * - `HvacLeftTemperatureRequest`/`HvacRightTemperatureRequest`: telemetry is side-based,
  *   vehicle_data driver/passenger-based; on a right-hand-drive car (`vehicle_config.rhd`) the
  *   two are swapped against the stream. The catalogue's paths are used as they are.

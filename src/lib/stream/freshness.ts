@@ -1,5 +1,5 @@
 /**
- * Per-VIN freshness, kept once per broker (docs/message-contract.md "Freshness and fallback").
+ * Per-VIN freshness, kept once per broker (docs/message-contract.md "Freshness").
  *
  * - `touch(vin, live)` is on the hot path: a Map look-up and, only for a VIN some watcher
  *   holds stale, a `fresh` event.

@@ -1,6 +1,7 @@
 'use strict';
 const { lib, ROOT } = require('../../support/paths');
-// The package's data module is a verbatim copy of shared/data; enum prefixes are derived.
+// The package's data module is a verbatim copy of the reference data (docs/README.md "Data");
+// enum prefixes are derived.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');

@@ -370,7 +370,7 @@ describe('telemetry-config lib', function () {
   });
 
   describe('buildConfig / buildRegisterBody', function () {
-    // The seed's request body, from shared/spec/setup.md ("Registering the cars"), with the
+    // The seed's request body (docs/fleet-api.md "Registering VINs for telemetry"), with the
     // elided PEM replaced by a real one.
     const SEED_BODY_TEMPLATE =
       '{"vins": ["<VIN1>", "<VIN2>"], "config": {"hostname": "telemetry.example.com", ' +

@@ -1,6 +1,6 @@
 'use strict';
 const { lib } = require('../../support/paths');
-// DESIGN.md "Normalising a value", rule by rule, and the decoder's shapes.
+// docs/message-contract.md "Normalising a value", rule by rule, and the decoder's shapes.
 const assert = require('node:assert/strict');
 const { normalise, parseNumeric, parseLegacyLocation } = lib('stream/normalise');
 const { decode, TopicParser, topicFilters, excerptOf } = lib('stream/decode');
