@@ -247,7 +247,8 @@ function buildDemoFlow({ brokerUrl, topicBase = 'telemetry', fleetApi = null, vi
       }
       if (copy.type === 'telemetry-config') {
         copy.vins = vins.join(',');
-        if (fleetApi) copy.ca = fleetApi.ca;
+        // The double's CA as the server CA, for the nodes that talk to the API (usage needs none).
+        if (fleetApi && copy.account) copy.ca = fleetApi.ca;
       }
       // Commands go to the first simulated car (the examples leave the VIN to the user).
       if (copy.type === 'vehicle-command' && !copy.vins && vins.length) copy.vins = vins[0];
@@ -354,7 +355,7 @@ function prepareFlows({ settings, brokerUrl, topicBase, fleetApi, credentials, v
  *   fleetApi   false: no Fleet API double
  *   quiet      Node-RED logs warnings only; log: function for our own lines (default console.log)
  *   settings   extra Node-RED settings (merged over dev/settings.js)
- * Resolves with {editorUrl, dashboardUrl, brokerUrl, topicBase, fleetApi, userDir, flowFile,
+ * Resolves with {editorUrl, dashboardUrl, usageUrl, brokerUrl, topicBase, fleetApi, userDir, flowFile,
  * deployed, vins, sim, double, broker, red, server, settings, types: {loaded, missing}, stop()}.
  */
 async function start(options = {}) {
@@ -498,6 +499,7 @@ async function start(options = {}) {
     cleanups.push(() => RED.stop());
     handles.editorUrl = `http://${host}:${port}/`;
     handles.dashboardUrl = `http://${host}:${port}/fleet`;
+    handles.usageUrl = `http://${host}:${port}/telemetry-usage`;
 
     // 6. did our node types load?
     const expected = Object.keys((PKG['node-red'] && PKG['node-red'].nodes) || {});
@@ -524,6 +526,7 @@ function printSummary(h, log = console.log) {
     `  Node-RED editor    ${h.editorUrl}`,
   ];
   if (h.sim) lines.push(`  Fleet dashboard    ${h.dashboardUrl}  (example 01)`);
+  lines.push(`  Streaming cost     ${h.usageUrl}  (example 06)`);
   lines.push(
     `  MQTT broker        ${h.brokerUrl}${h.broker ? '  (embedded aedes)' : '  (external)'}, topic base "${h.topicBase}"`,
   );

@@ -527,7 +527,7 @@ const CONTRACT_PROPS = {
   'tesla-account': ['region', 'proxyUrl', 'proxyCa', 'tokenUrl', 'domain'],
   'telemetry-in': ['broker', 'vins', 'fields', 'mode', 'staleAfter', 'retained'],
   'vehicle-data': ['account', 'broker', 'vins', 'mode', 'auto', 'staleAfter', 'pollInterval', 'endpoints', 'dailyBudget'],
-  'telemetry-config': ['account', 'hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'action'],
+  'telemetry-config': ['account', 'hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'action', 'broker', 'ensureEvery', 'fieldsFrom', 'defaultInterval'],
   'vehicle-command': ['account', 'broker', 'vins', 'command', 'wake', 'allowUnlock', 'minInterval', 'verify', 'dailyBudget'],
 };
 
@@ -567,13 +567,14 @@ function checkFlow(nodes, label) {
 describe('examples/', function () {
   const files = fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')).sort();
 
-  it('has the five example flows, valid JSON, node ids unique across all of them', function () {
+  it('has the example flows, valid JSON, node ids unique across all of them', function () {
     assert.deepEqual(files, [
       '01 live car state.json',
       '02 stream and fallback.json',
       '03 register cars.json',
       '04 alerts and errors.json',
       '05 solar surplus charging.json',
+      '06 what my telemetry costs.json',
     ]);
     const all = new Set();
     for (const f of files) {
@@ -608,6 +609,14 @@ describe('examples/', function () {
     assert.equal(byFile('02 stream and fallback.json').find((n) => n.type === 'vehicle-data').auto, true);
     assert.ok(byFile('02 stream and fallback.json').find((n) => n.type === 'vehicle-data').broker);
     assert.ok(types('03 register cars.json').has('telemetry-config'));
+    // 03: ensure every 24 h with the broker's evidence, the doctor's verdicts and fixes to the sidebar
+    const tc03 = byFile('03 register cars.json').find((n) => n.type === 'telemetry-config');
+    assert.deepEqual([tc03.ensureEvery, tc03.action, Boolean(tc03.broker)], [24, 'doctor', true]);
+    assert.match(byFile('03 register cars.json').find((n) => n.id === tc03.wires[0][0]).func, /e\.fix/);
+    // 06: usage needs a broker and no account
+    const tc06 = byFile('06 what my telemetry costs.json').find((n) => n.type === 'telemetry-config');
+    assert.deepEqual([tc06.action, tc06.account, Boolean(tc06.broker)], ['usage', '', true]);
+    assert.ok(!types('06 what my telemetry costs.json').has('tesla-account'));
     const tin04 = byFile('04 alerts and errors.json').find((n) => n.type === 'telemetry-in');
     assert.ok(tin04.wires[1].length > 0, 'example 04 uses output 2');
     // 05: the function's two outputs lead to vehicle-command nodes that never wake or unlock the car;
@@ -628,6 +637,7 @@ describe('examples/', function () {
 });
 
 describe('dev/start.js demo flow', function () {
+  const files = () => fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.json'));
   const { buildDemoFlow, prepareFlows, decryptCredentials, DEMO_IDS } = require('../../dev/start');
   const fleetApi = { url: 'https://127.0.0.1:4443', proxyUrl: 'https://127.0.0.1:4443/proxy', tokenUrl: 'https://127.0.0.1:4443/oauth2/v3/token', ca: '-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n' };
   const vins = DEMO_CARS.map((c) => c.vin);
@@ -668,7 +678,9 @@ describe('dev/start.js demo flow', function () {
     const flow = buildDemoFlow({ brokerUrl: 'mqtt://192.168.1.2:1883', topicBase: 'tele/metry', vins: [] });
     checkFlow(flow, 'demo without API');
     assert.equal(flow.filter((n) => n.type === 'tesla-account').length, 0);
-    assert.equal(flow.filter((n) => n.type === 'vehicle-data' || n.type === 'telemetry-config' || n.type === 'vehicle-command').length, 0);
+    assert.equal(flow.filter((n) => n.type === 'vehicle-data' || n.type === 'vehicle-command').length, 0);
+    // only telemetry-config nodes that need no account (usage, example 06)
+    assert.deepEqual(flow.filter((n) => n.type === 'telemetry-config').map((n) => [n.action, n.account]), [['usage', '']]);
     assert.deepEqual(flow.filter((n) => n.type === 'telemetry-broker').map((n) => [n.url, n.topicBase]), [['mqtt://192.168.1.2:1883', 'tele/metry']]);
     assert.ok(flow.some((n) => n.type === 'telemetry-in'));
   });
@@ -698,7 +710,7 @@ describe('dev/start.js demo flow', function () {
       const acct = flows2.find((n) => n.id === DEMO_IDS.account);
       assert.equal(acct.proxyUrl, api2.proxyUrl);
       assert.equal(acct.proxyCa, api2.ca);
-      assert.ok(flows2.filter((n) => n.type === 'telemetry-config').every((n) => n.ca === api2.ca));
+      assert.ok(flows2.filter((n) => n.type === 'telemetry-config' && n.account).every((n) => n.ca === api2.ca));
       const cred2 = decryptCredentials('test secret', JSON.parse(fs.readFileSync(path.join(dir, 'flows_cred.json'), 'utf8')));
       assert.equal(cred2[DEMO_IDS.account].refreshToken, 'rt2');
     } finally {

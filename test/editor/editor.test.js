@@ -406,6 +406,8 @@ describe('editor in a browser (npm start + Chromium)', function () {
     await page.locator('#node-config-input-ca').waitFor({ state: 'visible' });
     await expectFlagged('#node-config-input-topicBase', 'tele/#', 'telemetry');
     await expectFlagged('#node-config-input-reconnectPeriod', '0', '5');
+    // a broker not deployed yet has no usage to show, and says so
+    await page.locator('#telemetry-broker-usage').filter({ hasText: catalog('telemetry-broker').usage.notDeployed }).waitFor();
     await expectHelp('telemetry-broker');
     await cancelConfig();
     await cancelNode();
@@ -454,7 +456,11 @@ describe('editor in a browser (npm start + Chromium)', function () {
     const accounts = await configSelect('account');
     assert.ok(accounts.some((o) => /^demo account/.test(o)), `account options ${JSON.stringify(accounts)} list the demo's tesla-account`);
     await expectVisible(['#node-input-name', '#node-input-action', '#node-input-vins', '#node-input-hostname',
-      '#node-input-tc-port', '#node-input-ca', '#node-input-alertTypes', '#node-input-preferTyped', '#node-input-tc-exp']);
+      '#node-input-tc-port', '#node-input-ca', '#node-input-alertTypes', '#node-input-preferTyped', '#node-input-tc-exp',
+      '#node-input-ensureEvery', '#node-input-dailyBudget', '#node-input-fieldsFrom']);
+    const brokers = await configSelect('broker');
+    assert.ok(brokers.includes('demo broker'), `broker options ${JSON.stringify(brokers)} list the demo's telemetry-broker`);
+    await page.locator('#node-input-defaultInterval').waitFor({ state: 'hidden' }); // fields from the table by default
     // the fields table: the seed preset's rows, and the preview of the register body
     await page.locator('#node-input-tc-fields .node-input-tc-f-name').first().waitFor();
     assert.ok(await page.locator('#node-input-tc-fields .node-input-tc-f-name').count() >= 7, 'the seed preset fills the fields table');
@@ -476,6 +482,17 @@ describe('editor in a browser (npm start + Chromium)', function () {
     await page.locator('#node-input-tc-problems li.tc-bad').filter({ hasText: 'port' }).waitFor();
     await typeInto('#node-input-tc-port', '4433');
     await page.locator('#node-input-tc-preview').filter({ hasText: '"port": 4433' }).waitFor();
+    // fields from the flow: the runtime derives them live from the editor's telemetry-in nodes on
+    // the broker; the demo's listen to every field, which it names as the reason there are none
+    await expectFlagged('#node-input-ensureEvery', '200', '24');
+    await page.locator('#node-input-broker').selectOption({ label: 'demo broker' });
+    await page.locator('#node-input-fieldsFrom').selectOption('flow');
+    await page.locator('#node-input-defaultInterval').waitFor({ state: 'visible' });
+    await page.locator('#node-input-tc-flow-fields.tc-bad').filter({ hasText: /telemetry-in .* has no field filter/ }).waitFor();
+    await page.locator('#node-input-tc-problems li.tc-bad').filter({ hasText: 'has no field filter' }).waitFor();
+    await page.locator('#node-input-fieldsFrom').selectOption('node');
+    await page.locator('#node-input-tc-flow-fields').waitFor({ state: 'hidden' });
+    await page.locator('#node-input-tc-problems li.tc-bad').filter({ hasText: 'has no field filter' }).waitFor({ state: 'detached' });
     await expectHelp('telemetry-config');
     await cancelNode();
   });
@@ -570,7 +587,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
   });
 
   it('imports each example through Import ▸ Examples', async function () {
-    assert.equal(examples.length, 5, 'five examples');
+    assert.deepEqual(examples.map((ex) => ex.label.slice(0, 2)), ['01', '02', '03', '04', '05', '06']);
     for (const ex of examples) {
       await page.locator('#red-ui-header-button-sidemenu').click();
       await page.locator('#menu-item-import').click();
@@ -669,6 +686,23 @@ describe('editor in a browser (npm start + Chromium)', function () {
     );
     const found = await handle.jsonValue();
     assert.ok(VINS.includes(found.vin), JSON.stringify(found));
+  });
+
+  it("the demo broker's dialog shows today's streaming usage: the simulated cars' signals", async function () {
+    await page.locator('#red-ui-tab-config-link-button').click();
+    await page.locator('#red-ui-sidebar-content .red-ui-palette-node-config')
+      .filter({ has: page.locator('.red-ui-palette-label', { hasText: /^demo broker$/ }) }).dblclick();
+    await page.locator(CONFIG_TRAY).waitFor();
+    const box = page.locator('#telemetry-broker-usage');
+    let text = '';
+    await until(async () => {
+      text = await box.innerText();
+      return VINS.some((v) => text.includes(v));
+    }, 'a simulated car in the usage table (read again every 10 s)', 30000).catch((e) => assert.fail(`${e.message}: ${JSON.stringify(text.slice(0, 300))}`));
+    assert.equal(await box.locator('table').count(), 1);
+    assert.match(text, /signals ≈ \$/);
+    await page.locator(CONFIG_TRAY).click();
+    await noTrays();
   });
 
   it('the runtime logged no error since the deploy, but for the account placeholders left empty', function () {
