@@ -512,13 +512,15 @@ describe('dev/simulator', function () {
 // examples/ and the demo flow
 
 const EXAMPLES = path.join(ROOT, 'examples');
-const OUR_TYPES = new Set(['telemetry-broker', 'tesla-account', 'telemetry-in', 'vehicle-data', 'telemetry-config']);
+const OUR_TYPES = new Set(['telemetry-broker', 'tesla-account', 'telemetry-in', 'vehicle-data', 'telemetry-config', 'vehicle-command']);
 const CORE_TYPES = new Set([
   'tab', 'group', 'junction', 'comment', 'inject', 'debug', 'complete', 'catch', 'status', 'link in', 'link out',
   'link call', 'function', 'switch', 'change', 'range', 'template', 'delay', 'trigger', 'exec', 'filter', 'rbe',
   'split', 'join', 'sort', 'batch', 'json', 'csv', 'html', 'yaml', 'xml', 'http in', 'http response',
-  'http request', 'file', 'file in', 'watch',
+  'http request', 'file', 'file in', 'watch', 'mqtt in', 'mqtt out', 'mqtt-broker',
 ]);
+/** The config node type a node's `broker` names (Node-RED's mqtt-broker holds a host name there). */
+const BROKER_OF = { 'mqtt in': 'mqtt-broker', 'mqtt out': 'mqtt-broker', 'mqtt-broker': null };
 /** Properties that hold node ids (a reference may equal an id; nothing else may). */
 const REF_PROPS = new Set(['id', 'z', 'g', 'wires', 'links', 'scope', 'broker', 'account', 'nodes']);
 /** Flow-JSON properties every flow sets on our nodes (docs/message-contract.md "Node types"). */
@@ -528,6 +530,7 @@ const CONTRACT_PROPS = {
   'telemetry-in': ['broker', 'vins', 'fields', 'mode', 'staleAfter', 'retained'],
   'vehicle-data': ['account', 'broker', 'vins', 'mode', 'auto', 'staleAfter', 'pollInterval', 'endpoints', 'dailyBudget'],
   'telemetry-config': ['account', 'hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'action'],
+  'vehicle-command': ['account', 'broker', 'vins', 'command', 'wake', 'allowUnlock', 'minInterval', 'verify', 'dailyBudget'],
 };
 
 function* stringsIn(v) {
@@ -553,7 +556,8 @@ function checkFlow(nodes, label) {
     }
     if (n.z !== undefined) assert.equal(ids.get(n.z)?.type, 'tab', `${label}: ${n.id}.z names a tab`);
     for (const out of n.wires || []) for (const t of out) assert.ok(ids.has(t) && ids.get(t).z === n.z, `${label}: wire ${n.id} -> ${t}`);
-    if (n.broker) assert.equal(ids.get(n.broker)?.type, 'telemetry-broker', `${label}: ${n.id}.broker`);
+    const brokerType = n.type in BROKER_OF ? BROKER_OF[n.type] : 'telemetry-broker';
+    if (n.broker && brokerType) assert.equal(ids.get(n.broker)?.type, brokerType, `${label}: ${n.id}.broker`);
     if (n.account) assert.equal(ids.get(n.account)?.type, 'tesla-account', `${label}: ${n.id}.account`);
     for (const t of n.scope || []) assert.ok(ids.has(t), `${label}: ${n.id}.scope`);
     for (const p of CONTRACT_PROPS[n.type] || []) assert.ok(p in n, `${label}: ${n.type} has ${p}`);
@@ -566,8 +570,14 @@ function checkFlow(nodes, label) {
 describe('examples/', function () {
   const files = fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')).sort();
 
-  it('has the four example flows, valid JSON, node ids unique across all of them', function () {
-    assert.deepEqual(files, ['01 live car state.json', '02 stream and fallback.json', '03 register cars.json', '04 alerts and errors.json']);
+  it('has the example flows, valid JSON, node ids unique across all of them', function () {
+    assert.deepEqual(files, [
+      '01 live car state.json',
+      '02 stream and fallback.json',
+      '03 register cars.json',
+      '04 alerts and errors.json',
+      '08 home assistant entities.json',
+    ]);
     const all = new Set();
     for (const f of files) {
       const nodes = JSON.parse(fs.readFileSync(path.join(EXAMPLES, f), 'utf8'));
@@ -592,6 +602,10 @@ describe('examples/', function () {
           assert.equal(n.z, undefined, 'config nodes are global');
         }
         if (n.type === 'tesla-account') assert.equal(n.z, undefined, 'config nodes are global');
+        if (n.type === 'mqtt-broker') {
+          assert.deepEqual([n.broker, String(n.port), n.usetls], ['127.0.0.1', '1883', false]);
+          assert.equal(n.z, undefined, 'config nodes are global');
+        }
       }
     }
     const byFile = (f) => JSON.parse(fs.readFileSync(path.join(EXAMPLES, f), 'utf8'));
@@ -603,6 +617,13 @@ describe('examples/', function () {
     assert.ok(types('03 register cars.json').has('telemetry-config'));
     const tin04 = byFile('04 alerts and errors.json').find((n) => n.type === 'telemetry-in');
     assert.ok(tin04.wires[1].length > 0, 'example 04 uses output 2');
+    const ha = byFile('08 home assistant entities.json');
+    const tin08 = ha.find((n) => n.type === 'telemetry-in');
+    const fn08 = ha.find((n) => n.type === 'function');
+    assert.deepEqual([tin08.mode, tin08.units], ['vehicle', 'metric']);
+    assert.deepEqual([tin08.wires[0], tin08.wires[2]], [[fn08.id], [fn08.id]], 'example 08 takes snapshots and stale/fresh');
+    const vc08 = ha.find((n) => n.type === 'vehicle-command');
+    assert.deepEqual([vc08.wake, vc08.allowUnlock, vc08.minInterval, vc08.command], ['never', false, 60, ''], 'never wakes the car, coalesces');
   });
 });
 
@@ -614,7 +635,13 @@ describe('dev/start.js demo flow', function () {
   it('puts every example on its own tab with one shared broker and account, ids distinct from the examples', function () {
     const flow = buildDemoFlow({ brokerUrl: 'mqtt://127.0.0.1:1884', topicBase: 'telemetry', fleetApi, vins });
     checkFlow(flow, 'demo');
-    assert.equal(flow.filter((n) => n.type === 'tab').length, 4);
+    assert.equal(flow.filter((n) => n.type === 'tab').length, fs.readdirSync(EXAMPLES).filter((x) => x.endsWith('.json')).length);
+    // example 08's Home Assistant broker is the demo broker
+    assert.deepEqual(
+      flow.filter((n) => n.type === 'mqtt-broker').map((n) => [n.id, n.broker, n.port]),
+      [[DEMO_IDS.mqttBroker, '127.0.0.1', '1884']],
+    );
+    assert.ok(flow.filter((n) => n.type === 'mqtt in' || n.type === 'mqtt out').every((n) => n.broker === DEMO_IDS.mqttBroker));
     const brokers = flow.filter((n) => n.type === 'telemetry-broker');
     const accounts = flow.filter((n) => n.type === 'tesla-account');
     assert.deepEqual(brokers.map((n) => [n.id, n.url]), [[DEMO_IDS.broker, 'mqtt://127.0.0.1:1884']]);
@@ -661,6 +688,7 @@ describe('dev/start.js demo flow', function () {
       const flows2 = JSON.parse(fs.readFileSync(path.join(dir, 'flows.json'), 'utf8'));
       assert.ok(flows2.some((n) => n.id === '0123456789abcdef'));
       assert.equal(flows2.find((n) => n.id === DEMO_IDS.broker).url, 'mqtt://127.0.0.1:1999');
+      assert.deepEqual([flows2.find((n) => n.id === DEMO_IDS.mqttBroker).broker, flows2.find((n) => n.id === DEMO_IDS.mqttBroker).port], ['127.0.0.1', '1999']);
       const acct = flows2.find((n) => n.id === DEMO_IDS.account);
       assert.equal(acct.proxyUrl, api2.proxyUrl);
       assert.equal(acct.proxyCa, api2.ca);
