@@ -551,20 +551,30 @@ describe('example 08 home assistant entities (Node-RED runtime, aedes, HTTPS Fle
         }
         assert.equal(toCommand.received.length, 3, 'nothing for the refused ones');
       } else {
+        // the car carries them out and its stream says so, as a real car's would
+        const confirming = {
+          set_charge_limit: ['ChargeLimitSoc', '90'],
+          set_charging_amps: ['ChargeCurrentRequest', '12'],
+          charge_stop: ['DetailedChargeState', '"DetailedChargeStateStopped"'],
+        };
+        for (const want of expected) {
+          const call = await double.waitForCall((c) => c.method === 'POST' && c.path.endsWith(`/command/${want.command}`));
+          assert.equal(call.via, 'proxy');
+          assert.equal(call.route, `/api/1/vehicles/${VIN}/command/${want.command}`);
+          if (want.payload) assert.deepEqual(call.body, want.payload);
+          const [field, value] = confirming[want.command];
+          await pub.publish(`telemetry/${VIN}/v/${field}`, value);
+        }
         for (const want of expected) {
           const r = await results.next((x) => x.payload && x.payload.command === want.command);
           assert.equal(r.payload.vin, VIN);
           assert.equal(r.payload.ok, true, JSON.stringify(r.payload));
+          assert.equal(r.payload.verified, true, JSON.stringify(r.payload));
         }
-        const calls = double.callsTo(/\/command\//, 'POST');
-        assert.deepEqual(
-          calls.map((c) => [c.via, c.path.split('/').pop(), c.body]).sort(),
-          [
-            ['proxy', 'charge_stop', {}],
-            ['proxy', 'set_charge_limit', { percent: 90 }],
-            ['proxy', 'set_charging_amps', { charging_amps: 12 }],
-          ].sort(),
-        );
+        assert.equal(double.callsTo(/\/command\//, 'POST').length, 3, 'one call each, none for the refused ones');
+        assert.equal(double.callsTo(/wake_up/).length, 0, 'never woken');
+        // Home Assistant's switch and numbers follow the stream
+        await ha.when(() => ha.state('charge_limit') === '90' && ha.state('charging_amps') === '12' && ha.state('charging') === 'OFF');
       }
     });
 
@@ -579,6 +589,7 @@ describe('example 08 home assistant entities (Node-RED runtime, aedes, HTTPS Fle
       const r = await results.next((x) => x.payload && x.payload.vin === OTHER);
       assert.equal(r.payload.state, 'asleep');
       assert.equal(commandCalls().length, 0, 'no command, no wake_up');
+      assert.ok(double.callsTo(new RegExp(`/api/1/vehicles/${OTHER}$`), 'GET').length >= 1, 'the free state check');
     });
   });
 });
