@@ -18,9 +18,11 @@
  * On first start (no flows file in the user directory) the demo flow is written: the
  * examples, each on its own tab, and a "commands" tab (set the first simulated car's charge
  * limit; the answer shows verified: true once the car's stream shows it), sharing one broker
- * and one account config node that point at the embedded broker and the Fleet API double. On every later start those two config nodes
- * (fixed ids) are re-pointed at this run's broker and double (new port, new certificate, a new
- * refresh token); everything else in the user's flows is left alone.
+ * and one account config node that point at the embedded broker and the Fleet API double (and
+ * one core mqtt-broker node, Home Assistant's broker in example 08, pointing at the embedded
+ * broker too). On every later start those config nodes (fixed ids) are re-pointed at this run's
+ * broker and double (new port, new certificate, a new refresh token); everything else in the
+ * user's flows is left alone.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -34,7 +36,7 @@ const EXAMPLES_DIR = path.join(REPO, 'examples');
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
 
 /** Fixed ids of the demo's config nodes, so later starts can re-point them. */
-const DEMO_IDS = Object.freeze({ broker: 'de00000000000b01', account: 'de00000000000a01' });
+const DEMO_IDS = Object.freeze({ broker: 'de00000000000b01', account: 'de00000000000a01', mqttBroker: 'de00000000000c01' });
 const DEV_CLIENT_ID = 'dev-client-id';
 const DEFAULT_TOKEN_URL = 'https://fleet-auth.prd.vn.cloud.tesla.com/oauth2/v3/token';
 
@@ -170,6 +172,17 @@ function demoBrokerNode({ brokerUrl, topicBase }) {
   };
 }
 
+/** Host and port of Node-RED's core mqtt-broker node for a broker URL (example 08's Home Assistant broker). */
+function mqttBrokerProps(brokerUrl) {
+  const u = new URL(brokerUrl);
+  return { broker: u.hostname, port: u.port || (u.protocol === 'mqtts:' ? '8883' : '1883'), usetls: u.protocol === 'mqtts:' };
+}
+
+/** In the demo, the Home Assistant broker is the demo broker: discovery shows beside the telemetry. */
+function demoMqttBrokerNode(example, brokerUrl) {
+  return { ...example, id: DEMO_IDS.mqttBroker, name: "demo broker (as Home Assistant's)", ...mqttBrokerProps(brokerUrl) };
+}
+
 function demoAccountProps(fleetApi) {
   return fleetApi
     ? { proxyUrl: fleetApi.proxyUrl, proxyCa: fleetApi.ca, tokenUrl: fleetApi.tokenUrl, fleetApiUrl: fleetApi.url }
@@ -227,6 +240,7 @@ function demoCommandsTab(vin) {
  */
 function buildDemoFlow({ brokerUrl, topicBase = 'telemetry', fleetApi = null, vins = [], staleAfter = 1, pollInterval = 0.5, examples } = {}) {
   const out = [];
+  let mqttBroker = null;
   for (const { file, nodes } of examples || readExamples()) {
     // Without an API to talk to, leave out the examples that need an account (import them later).
     if (!fleetApi && nodes.some((n) => n.type === 'tesla-account')) continue;
@@ -234,10 +248,12 @@ function buildDemoFlow({ brokerUrl, topicBase = 'telemetry', fleetApi = null, vi
     for (const n of nodes) {
       if (n.type === 'telemetry-broker') map.set(n.id, DEMO_IDS.broker);
       else if (n.type === 'tesla-account') map.set(n.id, DEMO_IDS.account);
+      else if (n.type === 'mqtt-broker') map.set(n.id, DEMO_IDS.mqttBroker);
       else map.set(n.id, crypto.createHash('sha256').update(`demo:${file}:${n.id}`).digest('hex').slice(0, 16));
     }
     for (const n of nodes) {
-      if (n.type === 'telemetry-broker' || n.type === 'tesla-account') continue;
+      if (n.type === 'mqtt-broker') mqttBroker = mqttBroker || demoMqttBrokerNode(n, brokerUrl);
+      if (n.type === 'telemetry-broker' || n.type === 'tesla-account' || n.type === 'mqtt-broker') continue;
       const copy = {};
       for (const [k, v] of Object.entries(n)) copy[k] = remapRefs(v, map);
       if (copy.type === 'telemetry-in') copy.staleAfter = staleAfter;
@@ -258,6 +274,7 @@ function buildDemoFlow({ brokerUrl, topicBase = 'telemetry', fleetApi = null, vi
   if (fleetApi && vins.length) out.push(...demoCommandsTab(vins[0]));
   out.push(demoBrokerNode({ brokerUrl, topicBase }));
   if (fleetApi) out.push(demoAccountNode(fleetApi));
+  if (mqttBroker) out.push(mqttBroker);
   return out;
 }
 
@@ -312,6 +329,8 @@ function prepareFlows({ settings, brokerUrl, topicBase, fleetApi, credentials, v
   const acct = flows.find((n) => n.id === DEMO_IDS.account && n.type === 'tesla-account');
   const brk = flows.find((n) => n.id === DEMO_IDS.broker && n.type === 'telemetry-broker');
   if (brk) set(brk, { url: brokerUrl, topicBase });
+  const mqttBrk = flows.find((n) => n.id === DEMO_IDS.mqttBroker && n.type === 'mqtt-broker');
+  if (mqttBrk) set(mqttBrk, mqttBrokerProps(brokerUrl));
   if (acct && fleetApi) {
     const oldCa = acct.proxyCa;
     set(acct, demoAccountProps(fleetApi));

@@ -517,8 +517,10 @@ const CORE_TYPES = new Set([
   'tab', 'group', 'junction', 'comment', 'inject', 'debug', 'complete', 'catch', 'status', 'link in', 'link out',
   'link call', 'function', 'switch', 'change', 'range', 'template', 'delay', 'trigger', 'exec', 'filter', 'rbe',
   'split', 'join', 'sort', 'batch', 'json', 'csv', 'html', 'yaml', 'xml', 'http in', 'http response',
-  'http request', 'file', 'file in', 'watch',
+  'http request', 'file', 'file in', 'watch', 'mqtt in', 'mqtt out', 'mqtt-broker',
 ]);
+/** The config node type a node's `broker` names (Node-RED's mqtt-broker holds a host name there). */
+const BROKER_OF = { 'mqtt in': 'mqtt-broker', 'mqtt out': 'mqtt-broker', 'mqtt-broker': null };
 /** Properties that hold node ids (a reference may equal an id; nothing else may). */
 const REF_PROPS = new Set(['id', 'z', 'g', 'wires', 'links', 'scope', 'broker', 'account', 'nodes']);
 /** Flow-JSON properties every flow sets on our nodes (docs/message-contract.md "Node types"). */
@@ -554,7 +556,8 @@ function checkFlow(nodes, label) {
     }
     if (n.z !== undefined) assert.equal(ids.get(n.z)?.type, 'tab', `${label}: ${n.id}.z names a tab`);
     for (const out of n.wires || []) for (const t of out) assert.ok(ids.has(t) && ids.get(t).z === n.z, `${label}: wire ${n.id} -> ${t}`);
-    if (n.broker) assert.equal(ids.get(n.broker)?.type, 'telemetry-broker', `${label}: ${n.id}.broker`);
+    const brokerType = n.type in BROKER_OF ? BROKER_OF[n.type] : 'telemetry-broker';
+    if (n.broker && brokerType) assert.equal(ids.get(n.broker)?.type, brokerType, `${label}: ${n.id}.broker`);
     if (n.account) assert.equal(ids.get(n.account)?.type, 'tesla-account', `${label}: ${n.id}.account`);
     for (const t of n.scope || []) assert.ok(ids.has(t), `${label}: ${n.id}.scope`);
     for (const p of CONTRACT_PROPS[n.type] || []) assert.ok(p in n, `${label}: ${n.type} has ${p}`);
@@ -575,6 +578,7 @@ describe('examples/', function () {
       '04 alerts and errors.json',
       '05 solar surplus charging.json',
       '06 what my telemetry costs.json',
+      '08 home assistant entities.json',
     ]);
     const all = new Set();
     for (const f of files) {
@@ -600,6 +604,10 @@ describe('examples/', function () {
           assert.equal(n.z, undefined, 'config nodes are global');
         }
         if (n.type === 'tesla-account') assert.equal(n.z, undefined, 'config nodes are global');
+        if (n.type === 'mqtt-broker') {
+          assert.deepEqual([n.broker, String(n.port), n.usetls], ['127.0.0.1', '1883', false]);
+          assert.equal(n.z, undefined, 'config nodes are global');
+        }
       }
     }
     const byFile = (f) => JSON.parse(fs.readFileSync(path.join(EXAMPLES, f), 'utf8'));
@@ -633,6 +641,13 @@ describe('examples/', function () {
       assert.ok(n.broker && n.dailyBudget > 0, 'confirmed by the stream, capped by a budget');
       assert.deepEqual(commandSettings({ ...n, vins: DEMO_CARS[0].vin }).problems, []);
     }
+    const ha = byFile('08 home assistant entities.json');
+    const tin08 = ha.find((n) => n.type === 'telemetry-in');
+    const fn08 = ha.find((n) => n.type === 'function');
+    assert.deepEqual([tin08.mode, tin08.units], ['vehicle', 'metric']);
+    assert.deepEqual([tin08.wires[0], tin08.wires[2]], [[fn08.id], [fn08.id]], 'example 08 takes snapshots and stale/fresh');
+    const vc08 = ha.find((n) => n.type === 'vehicle-command');
+    assert.deepEqual([vc08.wake, vc08.allowUnlock, vc08.minInterval, vc08.command], ['never', false, 60, ''], 'never wakes the car, coalesces');
   });
 });
 
@@ -649,6 +664,12 @@ describe('dev/start.js demo flow', function () {
       flow.filter((n) => n.type === 'tab').map((n) => n.label),
       [...fs.readdirSync(EXAMPLES).filter((x) => x.endsWith('.json')).sort().map((x) => x.replace(/\.json$/, '')), 'commands (demo)'],
     );
+    // example 08's Home Assistant broker is the demo broker
+    assert.deepEqual(
+      flow.filter((n) => n.type === 'mqtt-broker').map((n) => [n.id, n.broker, n.port]),
+      [[DEMO_IDS.mqttBroker, '127.0.0.1', '1884']],
+    );
+    assert.ok(flow.filter((n) => n.type === 'mqtt in' || n.type === 'mqtt out').every((n) => n.broker === DEMO_IDS.mqttBroker));
     const brokers = flow.filter((n) => n.type === 'telemetry-broker');
     const accounts = flow.filter((n) => n.type === 'tesla-account');
     assert.deepEqual(brokers.map((n) => [n.id, n.url]), [[DEMO_IDS.broker, 'mqtt://127.0.0.1:1884']]);
@@ -707,6 +728,7 @@ describe('dev/start.js demo flow', function () {
       const flows2 = JSON.parse(fs.readFileSync(path.join(dir, 'flows.json'), 'utf8'));
       assert.ok(flows2.some((n) => n.id === '0123456789abcdef'));
       assert.equal(flows2.find((n) => n.id === DEMO_IDS.broker).url, 'mqtt://127.0.0.1:1999');
+      assert.deepEqual([flows2.find((n) => n.id === DEMO_IDS.mqttBroker).broker, flows2.find((n) => n.id === DEMO_IDS.mqttBroker).port], ['127.0.0.1', '1999']);
       const acct = flows2.find((n) => n.id === DEMO_IDS.account);
       assert.equal(acct.proxyUrl, api2.proxyUrl);
       assert.equal(acct.proxyCa, api2.ca);

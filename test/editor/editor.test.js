@@ -587,7 +587,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
   });
 
   it('imports each example through Import ▸ Examples', async function () {
-    assert.deepEqual(examples.map((ex) => ex.label.slice(0, 2)), ['01', '02', '03', '04', '05', '06']);
+    assert.deepEqual(examples.map((ex) => ex.label.slice(0, 2)), ['01', '02', '03', '04', '05', '06', '08']);
     for (const ex of examples) {
       await page.locator('#red-ui-header-button-sidemenu').click();
       await page.locator('#menu-item-import').click();
@@ -634,8 +634,9 @@ describe('editor in a browser (npm start + Chromium)', function () {
     }
   });
 
-  it('fills the examples\' broker placeholder (config sidebar) and deploys without errors', async function () {
-    // The examples' "local broker" says mqtt://127.0.0.1:1883; this run's broker has a free port.
+  it('fills the examples\' broker placeholders (config sidebar) and deploys without errors', async function () {
+    // The examples' "local broker" says mqtt://127.0.0.1:1883 (and example 08's "Home Assistant
+    // broker" 127.0.0.1 port 1883); this run's broker has a free port.
     await page.locator('#red-ui-tab-config-link-button').click();
     const brokers = page.locator('#red-ui-sidebar-content .red-ui-palette-node-config')
       .filter({ has: page.locator('.red-ui-palette-label', { hasText: /^local broker$/ }) });
@@ -651,6 +652,19 @@ describe('editor in a browser (npm start + Chromium)', function () {
       assert.equal(await page.locator('#node-config-input-url').inputValue(), 'mqtt://127.0.0.1:1883');
       await typeInto('#node-config-input-url', urls.brokerUrl);
       await page.locator('#node-config-input-url:not(.input-error)').waitFor({ state: 'attached' });
+      await page.locator('#node-config-dialog-ok').click();
+      await noTrays();
+    }
+    // example 08's "Home Assistant broker" (Node-RED's mqtt-broker) says 127.0.0.1:1883 too
+    const haBrokers = page.locator('#red-ui-sidebar-content .red-ui-palette-node-config')
+      .filter({ has: page.locator('.red-ui-palette-label', { hasText: /^Home Assistant broker$/ }) });
+    const haWant = examples.filter((ex) => ex.nodes.some((n) => n.type === 'mqtt-broker')).length;
+    assert.equal(await haBrokers.count(), haWant);
+    for (let i = 0; i < haWant; i++) {
+      await haBrokers.nth(i).dblclick();
+      await page.locator(CONFIG_TRAY).waitFor();
+      assert.equal(await page.locator('#node-config-input-broker').inputValue(), '127.0.0.1');
+      await typeInto('#node-config-input-port', new URL(urls.brokerUrl).port);
       await page.locator('#node-config-dialog-ok').click();
       await noTrays();
     }
