@@ -512,7 +512,9 @@ describe('dev/simulator', function () {
 // examples/ and the demo flow
 
 const EXAMPLES = path.join(ROOT, 'examples');
-const OUR_TYPES = new Set(['telemetry-broker', 'tesla-account', 'telemetry-in', 'vehicle-data', 'telemetry-config']);
+const OUR_TYPES = new Set(['telemetry-broker', 'tesla-account', 'telemetry-in', 'vehicle-data', 'telemetry-config', 'vehicle-command']);
+/** FlowFuse Dashboard 2's node types (example 07); its package is a devDependency. */
+const DASHBOARD_TYPES = new Set(Object.keys(require('@flowfuse/node-red-dashboard/package.json')['node-red'].nodes));
 const CORE_TYPES = new Set([
   'tab', 'group', 'junction', 'comment', 'inject', 'debug', 'complete', 'catch', 'status', 'link in', 'link out',
   'link call', 'function', 'switch', 'change', 'range', 'template', 'delay', 'trigger', 'exec', 'filter', 'rbe',
@@ -520,7 +522,7 @@ const CORE_TYPES = new Set([
   'http request', 'file', 'file in', 'watch',
 ]);
 /** Properties that hold node ids (a reference may equal an id; nothing else may). */
-const REF_PROPS = new Set(['id', 'z', 'g', 'wires', 'links', 'scope', 'broker', 'account', 'nodes']);
+const REF_PROPS = new Set(['id', 'z', 'g', 'wires', 'links', 'scope', 'broker', 'account', 'nodes', 'ui', 'page', 'group', 'theme']);
 /** Flow-JSON properties every flow sets on our nodes (docs/message-contract.md "Node types"). */
 const CONTRACT_PROPS = {
   'telemetry-broker': ['url', 'topicBase', 'clientId', 'ca', 'sharedGroup'],
@@ -528,7 +530,10 @@ const CONTRACT_PROPS = {
   'telemetry-in': ['broker', 'vins', 'fields', 'mode', 'staleAfter', 'retained'],
   'vehicle-data': ['account', 'broker', 'vins', 'mode', 'auto', 'staleAfter', 'pollInterval', 'endpoints', 'dailyBudget'],
   'telemetry-config': ['account', 'hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'action'],
+  'vehicle-command': ['account', 'broker', 'vins', 'command', 'wake', 'allowUnlock', 'minInterval', 'verify', 'dailyBudget'],
 };
+/** Dashboard 2 references: widget → group → page → base and theme (an empty one is unused). */
+const UI_REFS = { group: 'ui-group', page: 'ui-page', ui: 'ui-base', theme: 'ui-theme' };
 
 function* stringsIn(v) {
   if (typeof v === 'string') yield v;
@@ -546,7 +551,7 @@ function checkFlow(nodes, label) {
     ids.set(n.id, n);
   }
   for (const n of nodes) {
-    assert.ok(OUR_TYPES.has(n.type) || CORE_TYPES.has(n.type), `${label}: node type ${n.type}`);
+    assert.ok(OUR_TYPES.has(n.type) || CORE_TYPES.has(n.type) || DASHBOARD_TYPES.has(n.type), `${label}: node type ${n.type}`);
     for (const [k, v] of Object.entries(n)) {
       if (REF_PROPS.has(k)) continue;
       for (const s of stringsIn(v)) assert.ok(!ids.has(s), `${label}: ${n.type} ${n.id}.${k} equals a node id (${s})`);
@@ -556,6 +561,9 @@ function checkFlow(nodes, label) {
     if (n.broker) assert.equal(ids.get(n.broker)?.type, 'telemetry-broker', `${label}: ${n.id}.broker`);
     if (n.account) assert.equal(ids.get(n.account)?.type, 'tesla-account', `${label}: ${n.id}.account`);
     for (const t of n.scope || []) assert.ok(ids.has(t), `${label}: ${n.id}.scope`);
+    if (DASHBOARD_TYPES.has(n.type)) {
+      for (const [k, type] of Object.entries(UI_REFS)) if (n[k]) assert.equal(ids.get(n[k])?.type, type, `${label}: ${n.type} ${n.id}.${k}`);
+    }
     for (const p of CONTRACT_PROPS[n.type] || []) assert.ok(p in n, `${label}: ${n.type} has ${p}`);
     if (n.type === 'function') assert.doesNotThrow(() => new Function('msg', 'node', 'context', 'flow', 'global', 'env', 'RED', n.func), `${label}: ${n.name} compiles`);
     if (n.type === 'switch' || n.type === 'function') assert.equal(n.wires.length, n.outputs, `${label}: ${n.id} outputs`);
@@ -566,8 +574,10 @@ function checkFlow(nodes, label) {
 describe('examples/', function () {
   const files = fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')).sort();
 
-  it('has the four example flows, valid JSON, node ids unique across all of them', function () {
-    assert.deepEqual(files, ['01 live car state.json', '02 stream and fallback.json', '03 register cars.json', '04 alerts and errors.json']);
+  it('has the example flows, valid JSON, node ids unique across all of them', function () {
+    for (const f of ['01 live car state.json', '02 stream and fallback.json', '03 register cars.json', '04 alerts and errors.json', '07 fleet dashboard.json']) {
+      assert.ok(files.includes(f), `examples/${f}`);
+    }
     const all = new Set();
     for (const f of files) {
       const nodes = JSON.parse(fs.readFileSync(path.join(EXAMPLES, f), 'utf8'));
@@ -604,6 +614,31 @@ describe('examples/', function () {
     const tin04 = byFile('04 alerts and errors.json').find((n) => n.type === 'telemetry-in');
     assert.ok(tin04.wires[1].length > 0, 'example 04 uses output 2');
   });
+
+  it('07 fleet dashboard: one Dashboard 2 at /dashboard; commands never wake, within a budget; the widgets send only what the user did', function () {
+    const nodes = JSON.parse(fs.readFileSync(path.join(EXAMPLES, '07 fleet dashboard.json'), 'utf8'));
+    const of = (type) => nodes.filter((n) => n.type === type);
+    assert.deepEqual(of('ui-base').map((n) => n.path), ['/dashboard']);
+    assert.equal(of('ui-page').length, 1);
+    assert.ok(of('ui-template').length >= 2 && of('ui-chart').length >= 1 && of('ui-text').length >= 1);
+    // a template passing its input through would send every fleet update on as a command
+    for (const t of of('ui-template')) assert.equal(t.passthru, false, `${t.name}: passthru off`);
+    const [cmd] = of('vehicle-command');
+    assert.ok(cmd, 'a vehicle-command node');
+    assert.equal(cmd.wake, 'never');
+    assert.equal(cmd.allowUnlock, false);
+    assert.equal(cmd.command, '', 'the command comes with each message');
+    assert.ok(Number.isInteger(cmd.dailyBudget) && cmd.dailyBudget > 0, 'a daily budget');
+    assert.ok(cmd.broker && cmd.verify > 0, 'confirmed on the stream');
+    // the only way into vehicle-command is the function that checks the page's input
+    const into = nodes.filter((n) => (n.wires || []).some((out) => out.includes(cmd.id)));
+    assert.deepEqual(into.map((n) => [n.type, n.name]), [['function', 'page → command']]);
+    const usage = of('telemetry-config');
+    assert.deepEqual(usage.map((n) => [n.action, !!n.broker]), [['usage', true]]);
+    const tin = of('telemetry-in')[0];
+    assert.equal(tin.mode, 'vehicle');
+    assert.ok(['metric', 'car'].includes(tin.units), `units ${tin.units}`);
+  });
 });
 
 describe('dev/start.js demo flow', function () {
@@ -614,7 +649,7 @@ describe('dev/start.js demo flow', function () {
   it('puts every example on its own tab with one shared broker and account, ids distinct from the examples', function () {
     const flow = buildDemoFlow({ brokerUrl: 'mqtt://127.0.0.1:1884', topicBase: 'telemetry', fleetApi, vins });
     checkFlow(flow, 'demo');
-    assert.equal(flow.filter((n) => n.type === 'tab').length, 4);
+    assert.equal(flow.filter((n) => n.type === 'tab').length, fs.readdirSync(EXAMPLES).filter((x) => x.endsWith('.json')).length);
     const brokers = flow.filter((n) => n.type === 'telemetry-broker');
     const accounts = flow.filter((n) => n.type === 'tesla-account');
     assert.deepEqual(brokers.map((n) => [n.id, n.url]), [[DEMO_IDS.broker, 'mqtt://127.0.0.1:1884']]);
@@ -637,6 +672,15 @@ describe('dev/start.js demo flow', function () {
     assert.equal(flow.filter((n) => n.type === 'vehicle-data' || n.type === 'telemetry-config').length, 0);
     assert.deepEqual(flow.filter((n) => n.type === 'telemetry-broker').map((n) => [n.url, n.topicBase]), [['mqtt://192.168.1.2:1883', 'tele/metry']]);
     assert.ok(flow.some((n) => n.type === 'telemetry-in'));
+  });
+
+  it('leaves out the dashboard example when the dashboard package is not installed (an unknown type stops every flow)', function () {
+    const flow = buildDemoFlow({ brokerUrl: 'mqtt://127.0.0.1:1884', topicBase: 'telemetry', fleetApi, vins, dashboard: false });
+    checkFlow(flow, 'demo without dashboard');
+    assert.equal(flow.filter((n) => n.type.startsWith('ui-')).length, 0);
+    assert.ok(flow.some((n) => n.type === 'telemetry-config'), 'the other examples stay');
+    const withIt = buildDemoFlow({ brokerUrl: 'mqtt://127.0.0.1:1884', topicBase: 'telemetry', fleetApi, vins });
+    assert.deepEqual(withIt.filter((n) => n.type === 'ui-base').map((n) => n.path), ['/dashboard']);
   });
 
   it('writes the demo on first start and re-points its config nodes later, credentials encrypted', function () {
