@@ -17,6 +17,7 @@ const { makeCA } = require('../support/certs');
 const tc = lib('registration');
 const { CATALOGUE } = lib('catalogue');
 const { registerAdminEndpoints } = require(path.join(ROOT, 'nodes', 'dist', 'nodes', 'shared', 'admin.js'));
+const { UsageMeter } = lib('stream/usage');
 
 const DAY = 24 * 3600 * 1000;
 const CA = makeCA({ commonName: 'Preview Test CA', days: 365 }).cert;
@@ -120,6 +121,53 @@ describe('admin endpoints (Node-RED runtime)', function () {
     });
   });
 
+  describe('POST /telemetry-config/fields-from-flow', function () {
+    const post = (body) => helper.request().post('/telemetry-config/fields-from-flow').send(body);
+    const tin = (id, fields, extra = {}) => ({ id, type: 'telemetry-in', z: 'tab1', broker: 'b1', fields, ...extra });
+    const tabs = [{ id: 'tab1', type: 'tab' }, { id: 'tab2', type: 'tab', disabled: true }];
+
+    it("answers the library's union of the telemetry-in filters on the broker: enabled nodes on enabled tabs, the table's settings kept", async function () {
+      const nodes = [
+        ...tabs,
+        tin('in1', 'BatteryLevel,Gear'),
+        tin('in2', 'Gear, Location'),
+        tin('in3', 'VehicleSpeed', { broker: 'b2' }),
+        tin('in4', 'Odometer', { d: true }),
+        tin('in5', 'InsideTemp', { z: 'tab2' }),
+      ];
+      const res = await post({ broker: 'b1', defaultInterval: '30', fields: [{ name: 'Location', interval_seconds: '10' }], nodes }).expect(200);
+      assert.deepEqual(res.body, {
+        fields: { BatteryLevel: { interval_seconds: 30 }, Gear: { interval_seconds: 30 }, Location: { interval_seconds: '10' } },
+        error: null,
+      });
+      const plain = await post({ broker: 'b1', nodes }).expect(200);
+      assert.deepEqual(plain.body.fields.BatteryLevel, { interval_seconds: 60 }, 'defaultInterval 60 s when not given');
+    });
+
+    it('answers the error naming what is wrong: a telemetry-in without a filter, no broker, no telemetry-in, a bad interval', async function () {
+      const nodes = [...tabs, tin('in1', 'BatteryLevel'), tin('in9', '', { name: 'All of it' })];
+      const cases = [
+        [{ broker: 'b1', nodes }, /telemetry-in "All of it" \(in9\) has no field filter/],
+        [{ broker: '', nodes }, /fieldsFrom "flow" needs a broker/],
+        [{ broker: 'b7', nodes }, /no deployed telemetry-in node uses broker b7/],
+        [{ broker: 'b1', defaultInterval: '0.5', nodes: [tin('in1', 'Gear')] }, /defaultInterval must be an integer number of seconds >= 1 \(got "0.5"\)/],
+      ];
+      for (const [body, re] of cases) {
+        const res = await post(body).expect(200);
+        assert.equal(res.body.fields, null);
+        assert.match(res.body.error, re);
+      }
+    });
+
+    it('refuses a body without a nodes array with a clear message', async function () {
+      for (const body of [{ broker: 'b1' }, { broker: 'b1', nodes: 'in1' }]) {
+        const res = await post(body);
+        assert.equal(res.status, 400);
+        assert.match(res.body.error, /nodes an array of the flow's nodes/);
+      }
+    });
+  });
+
   it("GET /tesla-fleet-telemetry/presets answers the library's presets", async function () {
     const res = await helper.request().get('/tesla-fleet-telemetry/presets').expect(200);
     assert.deepEqual(res.body, JSON.parse(JSON.stringify(tc.PRESETS)));
@@ -139,7 +187,13 @@ describe('admin endpoints: permissions', function () {
   const app = express();
   app.use(express.json());
   const asked = [];
+  // One deployed broker, as RED.nodes.getNode finds it: its connection's real usage meter.
+  const deployed = {
+    b1: { id: 'b1', type: 'telemetry-broker', connection: { usage: new UsageMeter() } },
+    tc1: { id: 'tc1', type: 'telemetry-config' },
+  };
   registerAdminEndpoints({
+    nodes: { getNode: (id) => deployed[id] ?? null },
     httpAdmin: app,
     auth: {
       needsPermission(permission) {
@@ -158,6 +212,8 @@ describe('admin endpoints: permissions', function () {
     ['get', '/tesla-fleet-telemetry/presets', 'telemetry-config.read'],
     ['post', '/telemetry-config/ca-info', 'telemetry-config.read', { pem: CA }],
     ['post', '/telemetry-config/preview', 'telemetry-config.read', dialog()],
+    ['post', '/telemetry-config/fields-from-flow', 'telemetry-config.read', { broker: 'b1', nodes: [] }],
+    ['get', '/tesla-fleet-telemetry/usage/b1', 'telemetry-broker.read'],
   ];
 
   it('each endpoint answers only a caller holding its permission', async function () {
@@ -171,5 +227,15 @@ describe('admin endpoints: permissions', function () {
       assert.equal((await call('flows.read')).status, 401, `${url} with another permission`);
       assert.equal((await call(permission)).status, 200, `${url} with ${permission}`);
     }
+  });
+
+  it('the usage endpoint answers 404 naming an id that is not a deployed broker, to a caller holding the permission', async function () {
+    for (const id of ['nope', 'tc1']) {
+      const res = await request(app).get(`/tesla-fleet-telemetry/usage/${id}`).set('X-Permissions', 'telemetry-broker.read');
+      assert.equal(res.status, 404);
+      assert.equal(res.body.error, `usage: no deployed telemetry-broker has the id "${id}" (deploy it first)`);
+    }
+    const ok = await request(app).get('/tesla-fleet-telemetry/usage/b1').set('X-Permissions', 'telemetry-broker.read');
+    assert.deepEqual(ok.body, deployed.b1.connection.usage.report());
   });
 });

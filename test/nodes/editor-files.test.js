@@ -1,5 +1,5 @@
 'use strict';
-const { ROOT } = require('../support/paths');
+const { ROOT, lib } = require('../support/paths');
 /**
  * The editor files of every node folder in src/nodes/, and what the build made of them
  * (nodes/<type>.html, nodes/locales/en-US/<type>.json and .html): each type registered with a
@@ -177,6 +177,19 @@ describe('editor files of every node', function () {
       'missing_key', 'unsupported_firmware', 'unsupported_hardware', 'max_configs',
     ]) {
       assert.ok(help.includes(`<code>${state}</code>`), state);
+    }
+  });
+
+  it("telemetry-config: the help documents doctor, ensure and usage: every doctor state (the library's list), the properties, the files", function () {
+    const help = read(SRC, 'telemetry-config', 'locales', 'en-US', 'telemetry-config.html');
+    for (const state of lib('registration/doctor').DOCTOR_STATES) assert.ok(help.includes(`<td><code>${state}</code></td>`), state);
+    for (const action of lib('registration').ACTIONS) assert.ok(help.includes(`<code>${action}</code>`), action);
+    for (const s of [
+      '<i>Ensure every</i>', '<b>Daily budget.</b>', '<i>Fields from</i>', '<i>Default interval</i>', '<i>Broker</i>',
+      'ensure-&lt;node id&gt;.json', '3 healthy · 1 pending · 1 needs you', '{day, signalsPerDollar, total: {signals, usd}',
+      'minimumDelta', 'nextPushAt', 'pushed',
+    ]) {
+      assert.ok(help.includes(s), s);
     }
   });
 

@@ -15,13 +15,14 @@
 import type { BrokerConnection } from '../stream/broker-connection';
 import { DoctorEntry, DoctorEvidence, PUSH_STATES, Read, StreamEvidence, diagnose, failedEntry } from './doctor';
 import { EnsureCap, planEnsure } from './ensure';
-import { FieldsFromFlowError, FlowNode, fieldsFromFlow } from './fields-from-flow';
+import { FieldsFromFlowError, FlowSource, applyFieldsFrom } from './fields-from-flow';
 import type { FleetApiClient } from '../fleet-api/client';
 import { ERRORS, FIXES, REASONS, SUMMARY_LABELS, usageSummary } from './texts';
 import type { NodeStatus } from '../common/status';
 import {
-  ACTIONS,
   FleetTelemetryConfig,
+  REGISTRATION_ACTIONS,
+  RegistrationAction,
   ResultEntry,
   TelemetryConfigProps,
   buildConfig,
@@ -31,7 +32,10 @@ import {
   formatProblems,
   interpretCheck,
   interpretRegister,
-  mergeMessage,
+  actionOf,
+  isRegistrationAction,
+  isSet,
+  mergeSettings,
   MIN_FIRMWARE,
   parseVins,
   validate,
@@ -39,12 +43,8 @@ import {
 import { ValidationError, blockedUntil, retryAtOf } from './controller';
 import type { UsageMeter, UsageReport } from '../stream/usage';
 
-export const REGISTRATION_ACTIONS = ['doctor', 'ensure', 'usage'] as const;
-export type RegistrationAction = (typeof REGISTRATION_ACTIONS)[number];
-
-export function isRegistrationAction(a: unknown): a is RegistrationAction {
-  return typeof a === 'string' && (REGISTRATION_ACTIONS as readonly string[]).includes(a);
-}
+export { REGISTRATION_ACTIONS, isRegistrationAction };
+export type { RegistrationAction };
 
 /** What these actions need of the account's Fleet API client. */
 export type RegistrationClient = Pick<
@@ -76,7 +76,7 @@ export interface RegistrationContext {
   /** The node's 24 h push cap (ensure); an in-memory one per client when absent. */
   cap?: EnsureCap | null;
   /** The deployed flow and the node's broker id (fieldsFrom "flow"). */
-  flow?: { nodes: readonly FlowNode[]; brokerId: string } | null;
+  flow?: FlowSource | null;
 }
 
 export interface RegistrationResult {
@@ -94,10 +94,6 @@ export interface RegistrationResult {
 const memoryCaps = new WeakMap<object, EnsureCap>();
 
 const VIN_RE = /^[A-HJ-NPR-Z0-9]{17}$/;
-
-function isSet(v: unknown): boolean {
-  return v !== undefined && v !== null && !(typeof v === 'string' && v.trim() === '');
-}
 
 /** VINs from the merged settings; throws ValidationError for a list of the wrong type or a malformed VIN. */
 function checkedVins(msgVins: unknown, merged: unknown, required: boolean): string[] {
@@ -117,22 +113,33 @@ function parseBudget(raw: unknown): number {
   return n;
 }
 
-/** The action of an input: `msg.action`, else the node's; throws ValidationError naming an unknown one. */
+/**
+ * The action of an input: `msg.action`, else the node's. Throws ValidationError naming an
+ * unknown one, or one the other runner (runAction) runs.
+ */
 export function registrationActionOf(nodeAction: unknown, msgAction: unknown): RegistrationAction {
-  const raw = isSet(msgAction) ? msgAction : nodeAction;
-  const a = typeof raw === 'string' ? raw.trim().toLowerCase() : raw;
-  if (!isRegistrationAction(a)) throw new ValidationError(ERRORS.unknownAction(raw, [...ACTIONS, ...REGISTRATION_ACTIONS]));
+  let a: string;
+  try {
+    a = actionOf(nodeAction, msgAction);
+  } catch (e) {
+    throw new ValidationError((e as Error).message);
+  }
+  if (!isRegistrationAction(a)) throw new ValidationError(ERRORS.notRegistrationAction(a, REGISTRATION_ACTIONS));
   return a;
 }
 
-/** The broker's evidence for the doctor, from a broker connection (and the car state's last connectivity, when kept). */
+/**
+ * The broker's evidence for the doctor, from a broker connection: the last live message per
+ * VIN, whether the connection is up, and the last connectivity payload — by default the car
+ * state's; `lastConnectivity` replaces that source.
+ */
 export function streamEvidenceOf(
-  conn: Pick<BrokerConnection, 'tracker' | 'state'>,
+  conn: Pick<BrokerConnection, 'tracker' | 'state'> & { carState?: Pick<BrokerConnection['carState'], 'connectivity'> },
   lastConnectivity?: (vin: string) => unknown,
 ): StreamEvidence {
   return {
     lastLive: (vin) => conn.tracker.lastLive(vin),
-    lastConnectivity: lastConnectivity ?? (() => null),
+    lastConnectivity: lastConnectivity ?? ((vin) => conn.carState?.connectivity(vin) ?? null),
     connected: () => conn.state === 'connected',
   };
 }
@@ -147,7 +154,7 @@ export async function runRegistrationAction(
   const action = registrationActionOf(nodeProps.action, msg?.action);
   let props: TelemetryConfigProps;
   try {
-    props = mergeMessage({ ...nodeProps, action: 'status' }, { vins: msg?.vins, config: msg?.config }).props;
+    props = mergeSettings(nodeProps, msg);
   } catch (e) {
     throw new ValidationError(`telemetry-config ${action}: ${(e as Error).message}`);
   }
@@ -169,16 +176,11 @@ export async function runRegistrationAction(
   const client = ctx.client;
   if (!client) throw new ValidationError(ERRORS.noClient(action));
   const budget = parseBudget(nodeProps.dailyBudget);
-  const fieldsFrom = isSet(nodeProps.fieldsFrom) ? String(nodeProps.fieldsFrom).trim() : 'node';
-  if (fieldsFrom !== 'node' && fieldsFrom !== 'flow') throw new ValidationError(ERRORS.fieldsFromBad(nodeProps.fieldsFrom));
-  if (fieldsFrom === 'flow') {
-    if (!ctx.flow) throw new ValidationError(ERRORS.noBroker(`${action} with fieldsFrom "flow"`));
-    try {
-      props = { ...props, fields: fieldsFromFlow(ctx.flow.nodes, ctx.flow.brokerId, nodeProps.defaultInterval, props.fields) };
-    } catch (e) {
-      if (e instanceof FieldsFromFlowError) throw new ValidationError(`telemetry-config ${action}: ${e.message}`);
-      throw e;
-    }
+  try {
+    props = applyFieldsFrom(props, { fieldsFrom: nodeProps.fieldsFrom, defaultInterval: nodeProps.defaultInterval, flow: ctx.flow });
+  } catch (e) {
+    if (e instanceof FieldsFromFlowError) throw new ValidationError(`telemetry-config ${action}: ${e.message}`);
+    throw e;
   }
   const check = validate(props, { now: now() });
   if (action === 'ensure' && check.errors.length) throw new ValidationError(ERRORS.ensureInvalid(formatProblems(check.errors)));

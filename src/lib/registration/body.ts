@@ -3,7 +3,20 @@
  */
 import { parseList } from '../common/util';
 import { fieldRows, isObject, isSet, parseVins, toNumber } from './helpers';
-import { ACTIONS, Action, DEFAULT_ACTION, FieldSetting, FieldsSpec, FleetTelemetryConfig, RegisterBody, TelemetryConfigProps } from './types';
+import {
+  ACTIONS,
+  Action,
+  CONFIG_ACTIONS,
+  ConfigAction,
+  DEFAULT_ACTION,
+  FieldSetting,
+  FieldsSpec,
+  FleetTelemetryConfig,
+  REGISTRATION_ACTIONS,
+  RegisterBody,
+  RegistrationAction,
+  TelemetryConfigProps,
+} from './types';
 import { parseExp, parsePort } from './validation';
 
 function preferTypedOf(raw: unknown): boolean {
@@ -55,6 +68,25 @@ export function isAction(a: unknown): a is Action {
   return typeof a === 'string' && (ACTIONS as readonly string[]).includes(a);
 }
 
+export function isConfigAction(a: unknown): a is ConfigAction {
+  return typeof a === 'string' && (CONFIG_ACTIONS as readonly string[]).includes(a);
+}
+
+export function isRegistrationAction(a: unknown): a is RegistrationAction {
+  return typeof a === 'string' && (REGISTRATION_ACTIONS as readonly string[]).includes(a);
+}
+
+/**
+ * The action of one input: `msg.action` when set, else the node's, else `status`; trimmed and
+ * lower-cased. Throws an Error (message fit for the user) naming an unknown one.
+ */
+export function actionOf(nodeAction: unknown, msgAction: unknown): Action {
+  const raw = isSet(msgAction) ? msgAction : isSet(nodeAction) ? nodeAction : DEFAULT_ACTION;
+  const action = typeof raw === 'string' ? raw.trim().toLowerCase() : raw;
+  if (!isAction(action)) throw new Error(`unknown action ${JSON.stringify(raw)}: use one of ${ACTIONS.join(', ')}`);
+  return action;
+}
+
 /** Tesla's config keys → the node's property names. */
 const CONFIG_TO_PROPS: Record<string, keyof TelemetryConfigProps> = {
   hostname: 'hostname',
@@ -69,22 +101,16 @@ const CONFIG_TO_PROPS: Record<string, keyof TelemetryConfigProps> = {
 };
 
 /**
- * The action and the settings for one input message: `msg.action` overrides the node's
- * action, `msg.vins` its VINs, and each key of `msg.config` (Tesla's names like
- * `alert_types`/`prefer_typed`, or the node's `alertTypes`/`preferTyped`) the matching
- * setting. Throws an Error (message fit for the user) for an unknown action or a
- * `msg.config` that is not an object.
+ * The settings for one input message: `msg.vins` overrides the node's VINs, and each key of
+ * `msg.config` (Tesla's names like `alert_types`/`prefer_typed`, or the node's
+ * `alertTypes`/`preferTyped`) the matching setting. Throws an Error (message fit for the
+ * user) for a `msg.config` that is not an object.
  */
-export function mergeMessage(
-  props: TelemetryConfigProps & { action?: string },
-  msg: { action?: unknown; vins?: unknown; config?: unknown } | null | undefined,
-): { action: Action; props: TelemetryConfigProps } {
+export function mergeSettings(
+  props: TelemetryConfigProps,
+  msg: { vins?: unknown; config?: unknown } | null | undefined,
+): TelemetryConfigProps {
   const m = msg ?? {};
-  const rawAction = isSet(m.action) ? m.action : isSet(props.action) ? props.action : DEFAULT_ACTION;
-  const action = typeof rawAction === 'string' ? rawAction.trim().toLowerCase() : rawAction;
-  if (!isAction(action)) {
-    throw new Error(`unknown action ${JSON.stringify(rawAction)}: use one of ${ACTIONS.join(', ')}`);
-  }
   const out: TelemetryConfigProps = {
     hostname: props.hostname,
     port: props.port,
@@ -103,5 +129,14 @@ export function mergeMessage(
     }
   }
   if (isSet(m.vins) && !(Array.isArray(m.vins) && m.vins.length === 0)) out.vins = m.vins as string | string[];
-  return { action, props: out };
+  return out;
+}
+
+/** The action (actionOf) and the settings (mergeSettings) for one input message. */
+export function mergeMessage(
+  props: TelemetryConfigProps & { action?: string },
+  msg: { action?: unknown; vins?: unknown; config?: unknown } | null | undefined,
+): { action: Action; props: TelemetryConfigProps } {
+  const action = actionOf(props.action, msg?.action);
+  return { action, props: mergeSettings(props, msg) };
 }

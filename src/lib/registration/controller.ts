@@ -5,8 +5,10 @@
  * Tesla's answers into one result entry per VIN.
  */
 import type { FleetApiClient } from '../fleet-api/client';
+import { FieldsFromFlowError, FlowSource, applyFieldsFrom } from './fields-from-flow';
+import { ERRORS } from './texts';
 import {
-  Action,
+  ConfigAction,
   FleetTelemetryConfig,
   ResultEntry,
   TelemetryConfigProps,
@@ -19,6 +21,7 @@ import {
   interpretErrors,
   interpretRegister,
   interpretStatus,
+  isConfigAction,
   mergeMessage,
   parseVins,
   validate,
@@ -30,7 +33,7 @@ export type ConfigClient = Pick<
 >;
 
 export interface ActionResult {
-  action: Action;
+  action: ConfigAction;
   payload: ResultEntry[];
   /** The raw answer (check, register) or answers keyed by VIN (status, errors, delete). */
   response: unknown;
@@ -63,17 +66,38 @@ function blockedEntry(vin: string, until: number, now: number): ResultEntry {
   };
 }
 
+/**
+ * Run `check`, `register`, `status`, `errors` or `delete` for one input message. Throws
+ * ValidationError before any call for bad settings (and for the actions runRegistrationAction
+ * runs). With `fieldsFrom: "flow"`, register sends and status compares the fields the flow's
+ * telemetry-in nodes on `options.flow.brokerId` listen to.
+ */
 export async function runAction(
   client: ConfigClient,
-  nodeProps: TelemetryConfigProps & { action?: string },
+  nodeProps: TelemetryConfigProps & { action?: string; fieldsFrom?: unknown; defaultInterval?: unknown },
   msg: { action?: unknown; vins?: unknown; config?: unknown },
-  options: { domain?: string; now?: () => number } = {},
+  options: { domain?: string; now?: () => number; flow?: FlowSource | null } = {},
 ): Promise<ActionResult> {
   const now = options.now ?? Date.now;
-  const { action, props } = mergeMessage(nodeProps, msg);
+  const merged = mergeMessage(nodeProps, msg);
+  const action = merged.action;
+  if (!isConfigAction(action)) throw new ValidationError(ERRORS.notConfigAction(action));
+  let props = merged.props;
+  const notes: string[] = [];
+  if (action === 'register' || action === 'status') {
+    try {
+      props = applyFieldsFrom(props, { fieldsFrom: nodeProps.fieldsFrom, defaultInterval: nodeProps.defaultInterval, flow: options.flow });
+    } catch (e) {
+      if (!(e instanceof FieldsFromFlowError)) throw e;
+      if (action === 'register') throw new ValidationError(`telemetry-config register: ${e.message}`);
+      // status: the cars are still read, but there is no config of ours to compare with.
+      props = { ...props, fields: {} };
+      notes.push(`fields: ${e.message}`);
+    }
+  }
   const check = validate(props, { scope: action === 'register' ? 'all' : 'vins', now: now() });
   if (check.errors.length) throw new ValidationError(`telemetry-config ${action}: ${formatProblems(check.errors)}`);
-  const warnings = check.warnings.map((w) => `${w.input}: ${w.message}`);
+  const warnings = [...notes, ...check.warnings.map((w) => `${w.input}: ${w.message}`)];
   const vins = parseVins(props.vins);
   const domain = options.domain;
 

@@ -13,9 +13,14 @@ import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
 import { DoctorEntry, EXPIRING_WITHIN_MS, PUSH_STATES } from './doctor';
-import { WARNINGS } from './texts';
+import { ERRORS, WARNINGS } from './texts';
 
 export const PUSH_INTERVAL_MS = 24 * 3_600_000;
+/**
+ * `ensureEvery` at most a week: a config expiring within 7 days is found `expiring` by a run
+ * in that week, and a longer period would not fit a Node.js timer anyway (at most 2^31-1 ms).
+ */
+export const ENSURE_EVERY_MAX_HOURS = 168;
 const FORMAT = 'tesla-fleet-telemetry/ensure-cap';
 const VERSION = 1;
 
@@ -31,6 +36,17 @@ export interface EnsureCapOptions {
   warn?(text: string): void;
   /** For the `.corrupt-<ms>` suffix. */
   now?: () => number;
+}
+
+/**
+ * `ensureEvery` (hours, fractions allowed; empty or 0 = off) as ms. Throws a TypeError naming
+ * it for anything but a number from 0 to ENSURE_EVERY_MAX_HOURS.
+ */
+export function parseEnsureEvery(raw: unknown): number {
+  if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) return 0;
+  const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d*\.?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isFinite(n) || n < 0 || n > ENSURE_EVERY_MAX_HOURS) throw new TypeError(ERRORS.ensureEveryBad(raw, ENSURE_EVERY_MAX_HOURS));
+  return Math.round(n * 3_600_000);
 }
 
 /** The directory beside the token files: `<userDir>/tesla-fleet-telemetry`. */

@@ -5,7 +5,7 @@
  * that broker without a field filter would ask the car for every field: that is an error
  * naming the node, never a silent "all fields".
  */
-import type { FieldSettingInput } from './index';
+import type { FieldSettingInput, TelemetryConfigProps } from './index';
 import { ERRORS } from './texts';
 import { parseList } from '../common/util';
 
@@ -20,6 +20,16 @@ export interface FlowNode {
   fields?: unknown;
   /** Disabled node (not deployed). */
   d?: boolean;
+  /** The tab (or subflow) the node is on. */
+  z?: string;
+  /** A tab: disabled (its nodes are not deployed). */
+  disabled?: boolean;
+}
+
+/** `fieldsFrom`, and where `"flow"` looks: the deployed flow's nodes and this node's broker. */
+export interface FlowSource {
+  nodes: readonly FlowNode[];
+  brokerId: string;
 }
 
 export class FieldsFromFlowError extends Error {
@@ -73,7 +83,10 @@ export function fieldsFromFlow(
 ): Record<string, FieldSettingInput> {
   const interval = parseDefaultInterval(defaultInterval);
   const table = tableOf(fieldsTable);
-  const listeners = nodes.filter((n) => n && n.type === 'telemetry-in' && n.broker === brokerId && n.d !== true);
+  const offTabs = new Set(nodes.filter((n) => n && n.type === 'tab' && n.disabled === true).map((n) => n.id));
+  const listeners = nodes.filter(
+    (n) => n && n.type === 'telemetry-in' && n.broker === brokerId && n.d !== true && !(n.z !== undefined && offTabs.has(n.z)),
+  );
   if (listeners.length === 0) throw new FieldsFromFlowError(ERRORS.noTelemetryIn(brokerId));
   const names: string[] = [];
   const seen = new Set<string>();
@@ -93,4 +106,27 @@ export function fieldsFromFlow(
     out[name] = own ? { ...own } : { interval_seconds: interval };
   }
   return out;
+}
+
+/** `fieldsFrom` as `"node"` (default) or `"flow"`; throws naming anything else. */
+export function parseFieldsFrom(raw: unknown): 'node' | 'flow' {
+  if (raw === undefined || raw === null || (typeof raw === 'string' && raw.trim() === '')) return 'node';
+  const v = typeof raw === 'string' ? raw.trim() : raw;
+  if (v !== 'node' && v !== 'flow') throw new FieldsFromFlowError(ERRORS.fieldsFromBad(raw));
+  return v;
+}
+
+/**
+ * The settings with the fields `fieldsFrom` asks for: unchanged for `"node"`; for `"flow"`, the
+ * union of the flow's telemetry-in filters on `flow.brokerId` (the node's table overriding
+ * settings). Throws FieldsFromFlowError naming what is wrong (no broker, a telemetry-in
+ * without a filter, a bad `fieldsFrom` or `defaultInterval`).
+ */
+export function applyFieldsFrom<P extends TelemetryConfigProps>(
+  props: P,
+  options: { fieldsFrom?: unknown; defaultInterval?: unknown; flow?: FlowSource | null },
+): P {
+  if (parseFieldsFrom(options.fieldsFrom) === 'node') return props;
+  if (!options.flow) throw new FieldsFromFlowError(ERRORS.flowNeedsBroker());
+  return { ...props, fields: fieldsFromFlow(options.flow.nodes, options.flow.brokerId, options.defaultInterval, props.fields) };
 }

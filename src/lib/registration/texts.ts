@@ -1,7 +1,8 @@
 /**
- * Every runtime text of the registration doctor, `ensure`, `usage` and the fields-from-flow
- * derivation, in one place: reasons (what was found), fixes (one sentence: what to do),
- * errors (what was wrong with the input, by name), warnings and the status summary.
+ * Every runtime text of the registration doctor, `ensure`, `usage`, the fields-from-flow
+ * derivation and the telemetry-config node, in one place: reasons (what was found), fixes
+ * (one sentence: what to do), errors (what was wrong with the input, by name), warnings, the
+ * status summary and the node's status and log lines.
  */
 import { MIN_FIRMWARE, pairingLink } from './index';
 
@@ -116,7 +117,9 @@ export function caName(subject: string | null): string {
 }
 
 export const ERRORS = {
-  unknownAction: (action: unknown, all: readonly string[]) => `unknown action ${JSON.stringify(action)}: use one of ${all.join(', ')}`,
+  notRegistrationAction: (action: string, these: readonly string[]) =>
+    `action "${action}" is not one of ${these.join(', ')} (the config actions are run by runAction)`,
+  notConfigAction: (action: string) => `telemetry-config ${action}: not a config action (runRegistrationAction runs it)`,
   vinsType: (v: unknown) =>
     `msg.vins must be an array of VINs or a comma list (got ${Array.isArray(v) ? 'an array with a non-string item' : typeof v})`,
   vinMalformed: (vin: string) =>
@@ -127,12 +130,15 @@ export const ERRORS = {
   ensureInvalid: (problems: string) => `telemetry-config ensure: ${problems}`,
   doctorInvalid: (problems: string) => `telemetry-config doctor: ${problems}`,
   fieldsFromBad: (v: unknown) => `fieldsFrom must be "node" or "flow" (got ${JSON.stringify(v)})`,
+  flowNeedsBroker: () => `fieldsFrom "flow" needs a broker — choose a telemetry-broker in the node's "broker" property`,
   defaultIntervalBad: (v: unknown) => `defaultInterval must be an integer number of seconds >= 1 (got ${JSON.stringify(v)})`,
   noTelemetryIn: (broker: string) =>
     `fieldsFrom "flow": no deployed telemetry-in node uses broker ${broker}, so there are no fields to ask for`,
   telemetryInAllFields: (node: string) =>
     `fieldsFrom "flow": telemetry-in ${node} has no field filter, so it would ask the car for every field — list its fields, or use fieldsFrom "node"`,
   dailyBudgetBad: (v: unknown) => `dailyBudget must be a whole number of billed calls >= 0 (got ${JSON.stringify(v)})`,
+  ensureEveryBad: (v: unknown, max: number) =>
+    `ensureEvery must be a number of hours from 0 (off) to ${max} (got ${JSON.stringify(v)}): ensure does not run by itself`,
 };
 
 export const WARNINGS = {
@@ -154,6 +160,26 @@ export const SUMMARY_LABELS = {
   rateLimited: 'rate-limited',
   error: 'error',
 } as const;
+
+/** What the telemetry-config node says in its status and its log. */
+export const NODE_TEXTS = {
+  idle: 'idle',
+  working: 'working',
+  error: 'error',
+  accountNotUsable: 'account not usable',
+  /** A refused input: the first says so, later ones count. */
+  invalid: (refused: number) => (refused > 1 ? `invalid settings · ${refused} refused` : 'invalid settings'),
+  chooseAccount: 'choose a tesla-account configuration',
+  noAccount: (why: string) => `telemetry-config: ${why}`,
+  brokerMissing: (id: string) =>
+    `telemetry-config: broker ${id} is not a deployed telemetry-broker: the doctor cannot see the stream, and usage and fieldsFrom "flow" cannot run`,
+  /** One error for an action's failed VINs, each with its reason. */
+  failed: (action: string, failures: ReadonlyArray<{ vin: string; reason: string }>) =>
+    `telemetry-config ${action}: ${failures.map((f) => `${f.vin}: ${f.reason}`).join('; ')}`,
+  ensureEveryNoVins: 'telemetry-config: ensureEvery is set but the node has no VINs, so each run will be refused — list the VINs on the node',
+  ensureOften: (hours: number) =>
+    `telemetry-config: ensureEvery ${hours} h runs the doctor ${Math.round(24 / hours)} times a day, each run billed Fleet API calls per VIN — consider a daily budget or a longer period`,
+};
 
 export function usageSummary(signals: number, usd: number, vins: number): string {
   return `${signals} signals today ≈ $${usd.toFixed(usd < 0.1 ? 4 : 2)} (${vins} VIN${vins === 1 ? '' : 's'})`;

@@ -79,7 +79,14 @@ export interface ValidationResult {
   warnings: Problem[];
 }
 
-export const ACTIONS = ['check', 'register', 'status', 'errors', 'delete'] as const;
+/** Actions on the cars' config itself, one Fleet API call (or one per VIN) each: runAction. */
+export const CONFIG_ACTIONS = ['check', 'register', 'status', 'errors', 'delete'] as const;
+export type ConfigAction = (typeof CONFIG_ACTIONS)[number];
+/** The doctor and what builds on it (ensure), and the broker's usage: runRegistrationAction. */
+export const REGISTRATION_ACTIONS = ['doctor', 'ensure', 'usage'] as const;
+export type RegistrationAction = (typeof REGISTRATION_ACTIONS)[number];
+/** Every action of a telemetry-config node, in the order the editor and the errors list them. */
+export const ACTIONS = [...CONFIG_ACTIONS, ...REGISTRATION_ACTIONS] as const;
 export type Action = (typeof ACTIONS)[number];
 export const DEFAULT_ACTION: Action = 'status';
 

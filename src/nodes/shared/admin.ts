@@ -1,8 +1,10 @@
 /**
  * Admin endpoints the editors use: the field catalogue for autocomplete, the telemetry-config
- * presets, a CA check, and the telemetry-config preview (the register body and the checks of
- * the dialog's current settings, from the same library code the node runs). Registered once
- * per runtime, whichever node module loads first.
+ * presets, a CA check, the telemetry-config preview (the register body and the checks of the
+ * dialog's current settings, from the same library code the node runs), the fields a
+ * telemetry-config with fieldsFrom "flow" derives from the editor's telemetry-in nodes, and a
+ * deployed broker's streaming usage. Registered once per runtime, whichever node module loads
+ * first.
  */
 import { CATALOGUE } from '../../lib/catalogue/index';
 import {
@@ -16,8 +18,10 @@ import {
   isObject,
   validate,
 } from '../../lib/registration';
+import { FieldsFromFlowError, FlowNode, applyFieldsFrom } from '../../lib/registration/fields-from-flow';
+import type { FieldSettingInput } from '../../lib/registration';
 import { ADMIN_TEXTS } from './admin-texts';
-import type { NodeAPI } from './red';
+import { NodeAPI, TelemetryBrokerNode, configNode } from './red';
 
 /** The settings of a telemetry-config dialog the preview reads (anything else is ignored). */
 const PREVIEW_KEYS = ['hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'exp'] as const;
@@ -33,6 +37,32 @@ export function previewOf(input: Record<string, unknown>, now: number = Date.now
   for (const k of PREVIEW_KEYS) if (k in input) (props as Record<string, unknown>)[k] = input[k];
   const { errors, warnings } = validate(props, { now });
   return { body: buildRegisterBody(props.vins, buildConfig(props)), errors, warnings };
+}
+
+/** What `POST telemetry-config/fields-from-flow` answers: the derived fields, or why there are none. */
+export interface FlowFields {
+  fields: Record<string, FieldSettingInput> | null;
+  error: string | null;
+}
+
+/**
+ * The fields a telemetry-config with fieldsFrom "flow" would use, from the library's
+ * derivation over the nodes given (the editor sends its current telemetry-in nodes and tabs):
+ * `{broker, defaultInterval, fields, nodes}` in.
+ */
+export function flowFieldsOf(input: Record<string, unknown>): FlowFields {
+  const brokerId = typeof input.broker === 'string' ? input.broker.trim() : '';
+  const nodes = (Array.isArray(input.nodes) ? input.nodes : []).filter((n): n is FlowNode => isObject(n) && typeof n.id === 'string');
+  try {
+    const props = applyFieldsFrom(
+      { fields: input.fields as TelemetryConfigProps['fields'] },
+      { fieldsFrom: 'flow', defaultInterval: input.defaultInterval, flow: brokerId ? { nodes, brokerId } : null },
+    );
+    return { fields: props.fields as Record<string, FieldSettingInput>, error: null };
+  } catch (e) {
+    if (e instanceof FieldsFromFlowError) return { fields: null, error: e.message };
+    throw e;
+  }
 }
 
 const registered = new WeakSet<object>();
@@ -67,5 +97,26 @@ export function registerAdminEndpoints(RED: NodeAPI): void {
       return;
     }
     res.json(answer);
+  });
+  RED.httpAdmin.post('/telemetry-config/fields-from-flow', RED.auth.needsPermission('telemetry-config.read'), (req, res) => {
+    if (!isObject(req.body) || !Array.isArray(req.body.nodes)) {
+      res.status(400).json({ error: ADMIN_TEXTS.flowFieldsBadBody });
+      return;
+    }
+    try {
+      res.json(flowFieldsOf(req.body));
+    } catch (e) {
+      res.status(400).json({ error: ADMIN_TEXTS.flowFieldsFailed((e as Error)?.message ?? String(e)) });
+    }
+  });
+  // What a deployed broker's stream costs today: the `usage` action's payload for every VIN.
+  RED.httpAdmin.get('/tesla-fleet-telemetry/usage/:id', RED.auth.needsPermission('telemetry-broker.read'), (req, res) => {
+    const id = String(req.params.id);
+    const broker = configNode<TelemetryBrokerNode>(RED, id, 'telemetry-broker');
+    if (!broker?.connection) {
+      res.status(404).json({ error: ADMIN_TEXTS.usageNoBroker(id) });
+      return;
+    }
+    res.json(broker.connection.usage.report());
   });
 }

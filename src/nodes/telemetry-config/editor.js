@@ -1,7 +1,9 @@
 (function() {
     var E = TeslaFleetEditor;
     var _ = E.i18n("telemetry-config");
-    var ACTIONS = ["check", "register", "status", "errors", "delete"];
+    var ACTIONS = ["check", "register", "status", "errors", "delete", "doctor", "ensure", "usage"];
+    // The runtime's limit for ensureEvery (a week); its own error names it too.
+    var ENSURE_EVERY_MAX = 168;
     // The node's settings the register body is built from (and checked).
     var SETTINGS = ["hostname", "port", "ca", "fields", "alertTypes", "preferTyped", "vins", "exp"];
 
@@ -50,6 +52,16 @@
     function verdictOf(node) {
         return dialog && dialog.id === node.id ? dialog.answer : verdictOnSaved(node);
     }
+    // A setting as the open dialog has it (for the node whose dialog is open), else as saved.
+    function current(node, prop) {
+        var input = $("#node-input-" + prop);
+        return dialog && dialog.id === node.id && input.length ? input.val() : node[prop];
+    }
+    function chosen(id) { return isSet(id) && id !== "_ADD_"; }
+    // A config node setting: empty is fine when `optional` says so; otherwise a node of the flow.
+    function configRule(optional) {
+        return function(s) { return chosen(s) ? !!RED.nodes.node(s) : optional.call(this); };
+    }
     // A `validate` answering the runtime's first error for `input`. Hostname and port may stay
     // empty while the node does not register (the runtime requires them for register only).
     function byRuntime(input, emptyIsFine) {
@@ -70,15 +82,35 @@
         outputLabels: [_("telemetry-config.output.results")],
         defaults: {
             name: { value: "" },
-            account: { value: "", type: "tesla-account", required: true, label: _("telemetry-config.label.account") },
+            // usage reads the broker only; every other action calls the Fleet API.
+            account: { value: "", type: "tesla-account", label: _("telemetry-config.label.account"),
+                validate: E.rule(configRule(function() { return current(this, "action") === "usage"; }), _("telemetry-config.errors.account")) },
             action: { value: "status", label: _("telemetry-config.label.action"),
                 validate: E.rule(E.is.oneOf(ACTIONS), _("telemetry-config.errors.action", { actions: ACTIONS.join(", ") })) },
+            broker: { value: "", type: "telemetry-broker", label: _("telemetry-config.label.broker"),
+                validate: E.rule(configRule(function() {
+                    return current(this, "action") !== "usage" && current(this, "fieldsFrom") !== "flow";
+                }), _("telemetry-config.errors.broker")) },
+            // Flows saved before these settings existed run with the runtime's defaults.
+            ensureEvery: { value: 0, label: _("telemetry-config.label.ensureEvery"),
+                validate: E.rule(E.is.optional(function(s) { var n = Number(s); return n >= 0 && n <= ENSURE_EVERY_MAX; }),
+                    _("telemetry-config.errors.ensureEvery", { max: ENSURE_EVERY_MAX })) },
+            dailyBudget: { value: 0, label: _("telemetry-config.label.dailyBudget"),
+                validate: E.rule(E.is.optional(E.is.wholeAtLeast(0)), _("telemetry-config.errors.dailyBudget")) },
+            fieldsFrom: { value: "node", validate: E.rule(E.is.optional(E.is.oneOf(["node", "flow"])), _("telemetry-config.errors.fieldsFrom")) },
+            defaultInterval: { value: 60, label: _("telemetry-config.label.defaultInterval"),
+                validate: E.rule(E.is.optional(E.is.wholeAtLeast(1)), _("telemetry-config.errors.defaultInterval")) },
             vins: { value: "", label: _("telemetry-config.label.vins") },
             hostname: { value: "", label: _("telemetry-config.label.hostname"), validate: byRuntime("hostname", true) },
             port: { value: 4433, label: _("telemetry-config.label.port"), validate: byRuntime("port", true) },
             ca: { value: "", label: _("telemetry-config.label.ca") },
-            // Empty for a new node: its dialog starts with the runtime's first preset.
-            fields: { value: {}, label: _("telemetry-config.label.fields"), validate: byRuntime("fields") },
+            // Empty for a new node: its dialog starts with the runtime's first preset. With the
+            // fields from the flow, a closed node's table may well be empty: the runtime derives
+            // the fields (and names what is wrong) before each call.
+            fields: { value: {}, label: _("telemetry-config.label.fields"), validate: function(v, opt) {
+                if (current(this, "fieldsFrom") === "flow" && !(dialog && dialog.id === this.id)) { return true; }
+                return byRuntime("fields").call(this, v, opt);
+            } },
             alertTypes: { value: "" },
             preferTyped: { value: true },
             exp: { value: "", label: _("telemetry-config.label.exp"), validate: byRuntime("exp") }
@@ -99,6 +131,11 @@
             // A flow imported without preferTyped runs with the default, true: show it so.
             if (!isSet(node.preferTyped)) { $("#node-input-preferTyped").prop("checked", true); }
             if (ACTIONS.indexOf(node.action) < 0) { $("#node-input-action").val("status"); }
+            // Settings a flow saved before they existed: the runtime's defaults.
+            if (!isSet(node.fieldsFrom)) { $("#node-input-fieldsFrom").val("node"); }
+            if (!isSet(node.defaultInterval)) { $("#node-input-defaultInterval").val(60); }
+            if (!isSet(node.ensureEvery)) { $("#node-input-ensureEvery").val(0); }
+            if (!isSet(node.dailyBudget)) { $("#node-input-dailyBudget").val(0); }
 
             // ---- port and expiry (kept out of node-input-<prop> so that oneditsave types them)
             $("#node-input-tc-port").val(isSet(node.port) ? node.port : "");
@@ -259,24 +296,82 @@
                 clearTimeout(timer);
                 timer = setTimeout(send, 250);
             }
+
+            // ---- fields from the flow: the runtime derives them (POST telemetry-config/fields-from-flow)
+            // from the editor's telemetry-in nodes as they are now, deployed or not, and the tabs
+            // (a disabled one deploys nothing): what the node will use once this is deployed.
+            function fromFlow() { return $("#node-input-fieldsFrom").val() === "flow"; }
+            function flowNodes() {
+                var nodes = [];
+                RED.nodes.eachWorkspace(function(ws) { nodes.push({ id: ws.id, type: "tab", disabled: !!ws.disabled }); });
+                RED.nodes.eachNode(function(n) {
+                    if (n.type === "telemetry-in") {
+                        nodes.push({ id: n.id, type: n.type, name: n.name, z: n.z, d: !!n.d, broker: n.broker, fields: n.fields });
+                    }
+                });
+                return nodes;
+            }
+            function flowFields(rows) {
+                var broker = $("#node-input-broker").val();
+                return E.postJson("telemetry-config/fields-from-flow", {
+                    broker: chosen(broker) ? broker : "",
+                    defaultInterval: $("#node-input-defaultInterval").val(),
+                    fields: rows,
+                    nodes: flowNodes()
+                });
+            }
+            function showFlowFields(answer) {
+                var box = $("#node-input-tc-flow-fields").empty().removeClass("tc-ok tc-bad");
+                if (answer.error) {
+                    box.addClass("tc-bad").text(_("telemetry-config.flow.failed", { reason: answer.error }));
+                    return;
+                }
+                var names = Object.keys(answer.fields);
+                box.addClass("tc-ok").text(_("telemetry-config.flow.derived", { fields: names.map(function(name) {
+                    return _("telemetry-config.flow.field", { name: name, interval: answer.fields[name].interval_seconds });
+                }).join(", ") }));
+            }
+            function showFlowRows() { $(".node-input-tc-flow-row").toggle(fromFlow()); }
+
             function send() {
                 var question = ++asked;
-                preview(currentSettings()).done(function(answer) {
-                    if (question !== asked || !dialog || dialog.id !== node.id) { return; } // a newer question is on its way, or the dialog closed
-                    dialog.answer = answer;
-                    showAnswer(answer);
-                    // Node-RED validates the dialog's inputs on keyup: again now, with this answer.
-                    $("#node-input-hostname").trigger("keyup");
-                }).fail(function(xhr) {
+                var settings = currentSettings();
+                var stale = function() { return question !== asked || !dialog || dialog.id !== node.id; }; // a newer question is on its way, or the dialog closed
+                var failed = function(xhr) {
                     if (question !== asked) { return; }
                     $("#node-input-tc-problems").empty().append($("<li>").addClass("tc-bad").text(_("telemetry-config.preview.failed", { reason: E.errorText(xhr) })));
-                });
+                };
+                var ask = function(derived) {
+                    if (derived && derived.fields) { settings.fields = derived.fields; }
+                    preview(settings).done(function(answer) {
+                        if (stale()) { return; }
+                        if (derived && derived.error) {
+                            // No fields to send: the derivation's reason replaces what the table would have said.
+                            answer.errors = [{ input: "fields", message: derived.error }].concat(answer.errors.filter(function(e) {
+                                return e.input !== "fields" && e.input.indexOf("fields.") !== 0;
+                            }));
+                        }
+                        dialog.answer = answer;
+                        showAnswer(answer);
+                        // Node-RED validates the dialog's inputs on keyup: again now, with this answer.
+                        $("#node-input-hostname").trigger("keyup");
+                    }).fail(failed);
+                };
+                if (!fromFlow()) { ask(null); return; }
+                flowFields(settings.fields).done(function(derived) {
+                    if (stale()) { return; }
+                    showFlowFields(derived);
+                    ask(derived);
+                }).fail(failed);
             }
             $("#node-input-hostname, #node-input-tc-port, #node-input-ca, #node-input-alertTypes, #node-input-vins, #node-input-tc-exp")
                 .on("change input", schedule);
             $("#node-input-preferTyped").on("change", schedule);
             $("#node-input-action").on("change", showLabel);
+            $("#node-input-fieldsFrom").on("change", function() { showFlowRows(); schedule(); });
+            $("#node-input-broker, #node-input-defaultInterval").on("change input", schedule);
             showLabel();
+            showFlowRows();
             schedule();
 
             node._tcReadRows = readRows;

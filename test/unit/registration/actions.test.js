@@ -7,7 +7,8 @@ const { lib } = require('../../support/paths');
  */
 const assert = require('node:assert/strict');
 const { runRegistrationAction, registrationActionOf, registrationStatus } = lib('registration/actions');
-const { fieldsFromFlow, parseDefaultInterval } = lib('registration/fields-from-flow');
+const { applyFieldsFrom, fieldsFromFlow, parseDefaultInterval } = lib('registration/fields-from-flow');
+const { runAction } = lib('registration/controller');
 const { EnsureCap } = lib('registration/ensure');
 const { signalsToUsd } = lib('stream/usage');
 const { setup, V, nodeProps, ours } = require('./fixture');
@@ -50,6 +51,22 @@ describe('fieldsFromFlow', function () {
   });
 });
 
+describe('applyFieldsFrom', function () {
+  const props = { hostname: 'h.example.com', fields: { Gear: { interval_seconds: 5 } } };
+  it('leaves the settings alone for "node" (the default), derives them for "flow": nodes on a disabled tab are not deployed', function () {
+    assert.equal(applyFieldsFrom(props, {}), props);
+    assert.equal(applyFieldsFrom(props, { fieldsFrom: ' node ' }), props);
+    const nodes = [{ id: 'tab1', type: 'tab' }, { id: 'tab2', type: 'tab', disabled: true }, tin('in1', 'Gear,Soc'), tin('in2', 'Odometer', { z: 'tab2' })];
+    const out = applyFieldsFrom(props, { fieldsFrom: 'flow', defaultInterval: 90, flow: { nodes, brokerId: 'b1' } });
+    assert.deepEqual(out, { hostname: 'h.example.com', fields: { Gear: { interval_seconds: 5 }, Soc: { interval_seconds: 90 } } });
+  });
+
+  it('names what is wrong: the fieldsFrom value, a missing broker', function () {
+    assert.throws(() => applyFieldsFrom(props, { fieldsFrom: 'Flow' }), /fieldsFrom must be "node" or "flow" \(got "Flow"\)/);
+    assert.throws(() => applyFieldsFrom(props, { fieldsFrom: 'flow', flow: null }), /fieldsFrom "flow" needs a broker/);
+  });
+});
+
 describe('registration actions: inputs (HTTPS double, aedes broker)', function () {
   let f;
 
@@ -75,6 +92,24 @@ describe('registration actions: inputs (HTTPS double, aedes broker)', function (
     });
   });
 
+  it('register sends, and status compares, the flow\'s fields; runAction refuses the actions it does not run', async function () {
+    const flow = { brokerId: 'b1', nodes: [tin('in1', 'BatteryLevel,Gear')] };
+    const props = nodeProps({ fieldsFrom: 'flow', defaultInterval: 30, action: 'register', fields: { Gear: { interval_seconds: 5 } } });
+    await runAction(f.client, props, { vins: [V.none] }, { flow });
+    assert.deepEqual(posts()[0].body.config.fields, { BatteryLevel: { interval_seconds: 30 }, Gear: { interval_seconds: 5 } });
+    f.d.setVehicle(V.none, { telemetry: { synced: true } });
+    const status = await runAction(f.client, { ...props, action: 'status' }, { vins: [V.none] }, { flow });
+    assert.deepEqual(status.payload.map((e) => [e.state, e.reason]), [['adopted', "the car runs this node's config"]]);
+    // A derivation that fails: register is refused, status reads the car without comparing and says why.
+    const broken = { brokerId: 'b1', nodes: [tin('in1', '')] };
+    await assert.rejects(runAction(f.client, props, { vins: [V.none] }, { flow: broken }), /telemetry-config register: fieldsFrom "flow": telemetry-in in1 has no field filter/);
+    const uncompared = await runAction(f.client, { ...props, action: 'status' }, { vins: [V.none] }, { flow: broken });
+    assert.match(uncompared.payload[0].reason, /not compared/);
+    assert.match(uncompared.warnings[0], /^fields: fieldsFrom "flow": telemetry-in in1 has no field filter/);
+    await assert.rejects(runAction(f.client, { ...props, action: 'doctor' }, {}), /telemetry-config doctor: not a config action/);
+    assert.equal(posts().length, 1);
+  });
+
   it('fieldsFrom "flow" errors name the node, and nothing is sent', async function () {
     const flow = { brokerId: 'b1', nodes: [tin('in1', 'BatteryLevel'), tin('in9', '', { name: 'All of it' })] };
     await assert.rejects(
@@ -98,7 +133,7 @@ describe('registration actions: inputs (HTTPS double, aedes broker)', function (
         { action: 'docter', vins: [V.none] },
         /unknown action "docter": use one of check, register, status, errors, delete, doctor, ensure, usage/,
       ],
-      [{ action: 'status' }, { vins: [V.none] }, /unknown action "status"/], // not one of these three: the other runner's
+      [{ action: 'status' }, { vins: [V.none] }, /action "status" is not one of doctor, ensure, usage/], // the other runner's
       [{ action: 'doctor' }, { vins: 42 }, /msg\.vins must be an array of VINs or a comma list \(got number\)/],
       [
         { action: 'doctor' },

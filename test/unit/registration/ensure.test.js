@@ -11,7 +11,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { runRegistrationAction } = lib('registration/actions');
 const { runAction } = lib('registration/controller');
-const { EnsureCap, dataDir, planEnsure, PUSH_INTERVAL_MS } = lib('registration/ensure');
+const { EnsureCap, dataDir, planEnsure, parseEnsureEvery, PUSH_INTERVAL_MS } = lib('registration/ensure');
 const { setup, V, nodeProps, ours, HOUR, DAY } = require('./fixture');
 
 const ALL = Object.values(V);
@@ -247,5 +247,24 @@ describe('ensure (HTTPS proxy double, fake clock, real cap file)', function () {
     assert.equal(f.d.calls.length, before);
     assert.equal(second.payload[0].state, 'error');
     assert.match(second.payload[0].reason, /daily budget of 3 billed calls for this VIN spent: no call made/);
+  });
+});
+
+describe('parseEnsureEvery', function () {
+  it('reads hours (fractions allowed) as ms, empty or 0 as off', function () {
+    assert.deepEqual(
+      [undefined, null, '', ' ', 0, '0', 24, '24', 0.5, '1.5', 168].map(parseEnsureEvery),
+      [0, 0, 0, 0, 0, 0, 24 * HOUR, 24 * HOUR, HOUR / 2, 1.5 * HOUR, 168 * HOUR],
+    );
+  });
+
+  it('refuses anything else, naming the value and the range (a week at most: a Node.js timer holds less than 25 days)', function () {
+    for (const bad of [-1, '-1', 169, '1e3', 'daily', NaN, Infinity, true, {}, '24h']) {
+      assert.throws(
+        () => parseEnsureEvery(bad),
+        (e) => /^ensureEvery must be a number of hours from 0 \(off\) to 168 \(got .*\): ensure does not run by itself$/.test(e.message),
+        String(bad),
+      );
+    }
   });
 });

@@ -489,8 +489,18 @@ describe('telemetry-config lib', function () {
       assert.equal(tc.mergeMessage(node, { vins: '' }).props.vins, VIN1);
     });
 
+    it('knows every action of the node: the config actions, then doctor, ensure, usage', function () {
+      assert.deepEqual([...tc.ACTIONS], ['check', 'register', 'status', 'errors', 'delete', 'doctor', 'ensure', 'usage']);
+      assert.equal(tc.mergeMessage(node, { action: 'Doctor' }).action, 'doctor');
+      assert.equal(tc.actionOf('usage', undefined), 'usage');
+      assert.equal(tc.actionOf('', ''), 'status');
+      assert.deepEqual([tc.isConfigAction('doctor'), tc.isRegistrationAction('doctor'), tc.isConfigAction('delete')], [false, true, true]);
+      // the settings alone, whatever the action
+      assert.deepEqual(tc.mergeSettings(node, { action: 'nuke', vins: VIN2 }).vins, VIN2);
+    });
+
     it('refuses an unknown action and a msg.config that is not an object', function () {
-      assert.throws(() => tc.mergeMessage(node, { action: 'wake' }), /unknown action "wake".*check, register, status, errors, delete/);
+      assert.throws(() => tc.mergeMessage(node, { action: 'wake' }), /unknown action "wake": use one of check, register, status, errors, delete, doctor, ensure, usage$/);
       assert.throws(() => tc.mergeMessage(node, { config: 'x' }), /msg\.config must be an object/);
       assert.throws(() => tc.mergeMessage({ action: 'bad' }, {}), /unknown action/);
     });
