@@ -1,17 +1,18 @@
 #!/usr/bin/env node
 'use strict';
 /**
- * `npm run bench`: builds, then measures and writes BENCHMARKS.md (three tables from this run).
+ * `npm run bench`: builds, then measures and writes BENCHMARKS.md (four tables from this run).
  *
  *   1. throughput, CPU per message and latency: five consumers × (aedes, Mosquitto when installed)
  *   2. fleet scale: heap of 10,000 VINs × 20 fields and one freshness sweep
  *   3. Fleet API cost of a simulated day for 10 cars: our auto mode vs TWCManager vs Home Assistant
+ *   4. vehicle commands of a simulated solar day through example 05: with and without coalescing
  *
  * Environment (all optional):
  *   BENCH_MESSAGES=200000          messages per throughput run (e.g. 20000 for a quick run)
  *   BENCH_ROUNDS=3                 runs per figure (medians); 5 takes about 13 minutes
  *   BENCH_LATENCY_MESSAGES=2000    messages per latency run, published at BENCH_LATENCY_RATE=1000 msg/s
- *   BENCH_ONLY=throughput,hotpath,scale,cost   run only these parts (the others' tables say "not run")
+ *   BENCH_ONLY=throughput,hotpath,scale,cost,solar   run only these parts (the others' tables say "not run")
  *   BENCH_BROKERS=aedes,mosquitto  brokers for table 1
  *   BENCH_PROFILE=0                no profile when a table-1 target is missed
  *   BENCH_OUT=path                 where to write the report (default BENCHMARKS.md at the repo root)
@@ -38,7 +39,7 @@ const cfg = {
   latencyRate: int(env.BENCH_LATENCY_RATE, 1000),
   vins: 10_000,
   scaleVins: 10_000,
-  only: new Set((env.BENCH_ONLY || 'throughput,hotpath,scale,cost').split(',').map((s) => s.trim()).filter(Boolean)),
+  only: new Set((env.BENCH_ONLY || 'throughput,hotpath,scale,cost,solar').split(',').map((s) => s.trim()).filter(Boolean)),
   brokers: (env.BENCH_BROKERS || 'aedes,mosquitto').split(',').map((s) => s.trim()).filter(Boolean),
   profile: env.BENCH_PROFILE !== '0',
   out: env.BENCH_OUT ? path.resolve(env.BENCH_OUT) : path.join(REPO, 'BENCHMARKS.md'),
@@ -162,6 +163,14 @@ async function tableCost() {
   return { policies };
 }
 
+async function tableSolar() {
+  const solar = await runOnce(path.join(__dirname, 'solar.js'), [], [], 300_000);
+  for (const r of solar.runs) {
+    log(`table 4: ${r.scenario}: ${r.commands} billed commands, $${r.dollars.toFixed(3)}, at most ${r.maxAmpsPerWindow} amps command(s) in ${r.windowS} s`);
+  }
+  return solar;
+}
+
 function evaluate(results) {
   const targets = [];
   const t1 = results.throughput;
@@ -217,6 +226,27 @@ function evaluate(results) {
       targets.push({ id: 'wakes', text: 'our auto mode: 0 wakes', value: ours.wakes, limit: 0, met: ours.wakes === 0 });
     }
   }
+  const t4 = results.solar;
+  const example = t4 && t4.runs.find((r) => r.scenario === 'example');
+  if (example) {
+    targets.push({
+      id: 'solar-interval',
+      text: 'example 05: at most 1 amps command per Min interval (60 s) per car',
+      value: example.maxAmpsPerWindow,
+      limit: 1,
+      met: example.maxAmpsPerWindow <= 1,
+    });
+    if (example.fewerThanEach !== null) {
+      targets.push({
+        id: 'solar-fewer',
+        text: 'example 05: ≥ 90 % fewer billed commands than sending every surplus value',
+        value: example.fewerThanEach * 100,
+        unit: '%',
+        limit: 90,
+        met: example.fewerThanEach >= 0.9,
+      });
+    }
+  }
   return targets;
 }
 
@@ -253,6 +283,7 @@ async function main() {
   if (cfg.only.has('hotpath')) results.hotpath = await tableHotpath();
   if (cfg.only.has('scale')) results.scale = await tableScale();
   if (cfg.only.has('cost')) results.cost = await tableCost();
+  if (cfg.only.has('solar')) results.solar = await tableSolar();
   results.targets = evaluate(results);
   results.profiles = cfg.profile && results.throughput ? await profileMisses(results, results.targets) : [];
   results.durationS = (Date.now() - t0) / 1000;

@@ -15,10 +15,11 @@
  * Node-RED's runtime can be initialised once per process: call start() once.
  *
  * Our package is loaded through `nodesDir` = the repository root (see dev/settings.js); the
- * FlowFuse Dashboard 2 devDependency (example 07's pages, /dashboard) from node_modules.
+ * FlowFuse Dashboard 2 devDependency (example 07's page, /dashboard) from node_modules.
  * On first start (no flows file in the user directory) the demo flow is written: the
- * examples, each on its own tab, sharing one broker and one account config node that point
- * at the embedded broker and the Fleet API double. On every later start those two config nodes
+ * examples, each on its own tab, and a "commands" tab (set the first simulated car's charge
+ * limit; the answer shows verified: true once the car's stream shows it), sharing one broker
+ * and one account config node that point at the embedded broker and the Fleet API double. On every later start those two config nodes
  * (fixed ids) are re-pointed at this run's broker and double (new port, new certificate, a new
  * refresh token); everything else in the user's flows is left alone.
  */
@@ -209,13 +210,48 @@ function demoAccountNode(fleetApi) {
 }
 
 /**
+ * The demo's own tab (not an example): two injects set the first simulated car's charge limit
+ * through a vehicle-command node; the double carries the command out, the simulator shows it in
+ * the car's stream, and the debug sidebar shows the answer with verified: true. The node never
+ * wakes the car: while the simulated car sleeps, the answer is `asleep`.
+ */
+function demoCommandsTab(vin) {
+  const id = (name) => crypto.createHash('sha256').update(`demo:commands:${name}`).digest('hex').slice(0, 16);
+  const tab = id('tab');
+  const inject = (name, percent, y) => ({
+    id: id(name), type: 'inject', z: tab, name, props: [{ p: 'payload' }], repeat: '', crontab: '', once: false, onceDelay: 0.1,
+    topic: '', payload: String(percent), payloadType: 'num', x: 160, y, wires: [[id('limit')]],
+  });
+  return [
+    { id: tab, type: 'tab', label: 'commands (demo)', disabled: false, info: 'A vehicle-command node and the simulated car.' },
+    {
+      id: id('about'), type: 'comment', z: tab, name: 'Press a button: the debug sidebar shows the answer, verified: true once the car\'s stream shows it',
+      info: `The Fleet API double carries the command out and the simulated car ${vin} shows the new ChargeLimitSoc in its stream. The node never wakes the car: while it sleeps (see the fleet dashboard) the answer is \`asleep\`. Its charge limit starts at 80 %, so the first press of 80 % is answered \`already\`, confirmed at once by the car state.`,
+      x: 380, y: 40, wires: [],
+    },
+    inject('set charge limit 80 %', 80, 100),
+    inject('set charge limit 90 %', 90, 140),
+    {
+      id: id('limit'), type: 'vehicle-command', z: tab, name: 'set charge limit', account: DEMO_IDS.account, broker: DEMO_IDS.broker, vins: vin,
+      command: 'set_charge_limit', params: {}, wake: 'never', allowUnlock: false, minInterval: 0, verify: 30, dailyBudget: 0,
+      x: 420, y: 120, wires: [[id('answers')]],
+    },
+    {
+      id: id('answers'), type: 'debug', z: tab, name: 'command answers', active: true, tosidebar: true, console: false, tostatus: true,
+      complete: 'payload', targetType: 'msg', statusVal: 'payload.state', statusType: 'msg', x: 650, y: 120, wires: [],
+    },
+  ];
+}
+
+/**
  * The demo flow: every example on its own tab (ids derived from the example's, so importing
  * an example next to the demo never collides), their broker and account config nodes merged
  * into the two demo ones, and demo timings (stale after 1 min, poll every 30 s) so that the
- * fallback runs within the simulator's few-minute cycle. Without a Fleet API (a real broker,
- * or no double) the examples that need an account are left out: they would only log errors.
- * Without the dashboard package (`dashboard: false`) the examples built with it are left out:
- * a node type Node-RED does not know keeps every flow from starting.
+ * fallback runs within the simulator's few-minute cycle; the commands tab (demoCommandsTab)
+ * after them. Without a Fleet API (a real broker, or no double) the examples that need an
+ * account, and the commands tab, are left out: they would only log errors. Without the
+ * dashboard package (`dashboard: false`) the examples built with it are left out: a node type
+ * Node-RED does not know keeps every flow from starting.
  */
 function buildDemoFlow({ brokerUrl, topicBase = 'telemetry', fleetApi = null, vins = [], staleAfter = 1, pollInterval = 0.5, dashboard = true, examples } = {}) {
   const out = [];
@@ -240,11 +276,15 @@ function buildDemoFlow({ brokerUrl, topicBase = 'telemetry', fleetApi = null, vi
       }
       if (copy.type === 'telemetry-config') {
         copy.vins = vins.join(',');
-        if (fleetApi) copy.ca = fleetApi.ca;
+        // The double's CA as the server CA, for the nodes that talk to the API (usage needs none).
+        if (fleetApi && copy.account) copy.ca = fleetApi.ca;
       }
+      // Commands go to the first simulated car (the examples leave the VIN to the user).
+      if (copy.type === 'vehicle-command' && !copy.vins && vins.length) copy.vins = vins[0];
       out.push(copy);
     }
   }
+  if (fleetApi && vins.length) out.push(...demoCommandsTab(vins[0]));
   out.push(demoBrokerNode({ brokerUrl, topicBase }));
   if (fleetApi) out.push(demoAccountNode(fleetApi));
   return out;
@@ -345,8 +385,8 @@ function prepareFlows({ settings, brokerUrl, topicBase, fleetApi, credentials, v
  *   quiet      Node-RED logs warnings only; log: function for our own lines (default console.log)
  *   settings   extra Node-RED settings (merged over dev/settings.js)
  * Resolves with {editorUrl, dashboardUrl (null when the flows have no dashboard), tableUrl,
- * brokerUrl, topicBase, fleetApi, userDir, flowFile, deployed, vins, sim, double, broker, red,
- * server, settings, types: {loaded, missing}, dashboard: {module, loaded}, stop()}.
+ * usageUrl, brokerUrl, topicBase, fleetApi, userDir, flowFile, deployed, vins, sim, double,
+ * broker, red, server, settings, types: {loaded, missing}, dashboard: {module, loaded}, stop()}.
  */
 async function start(options = {}) {
   const log = options.log || ((...a) => console.log(...a));
@@ -511,6 +551,7 @@ async function start(options = {}) {
     handles.editorUrl = `http://${host}:${port}/`;
     handles.tableUrl = `http://${host}:${port}/fleet`;
     handles.dashboardUrl = uiPath ? `http://${host}:${port}${uiPath}` : null;
+    handles.usageUrl = `http://${host}:${port}/telemetry-usage`;
 
     // 6. did our node types load?
     const expected = Object.keys((PKG['node-red'] && PKG['node-red'].nodes) || {});
@@ -539,6 +580,7 @@ function printSummary(h, log = console.log) {
   ];
   if (h.dashboardUrl) lines.push(`  Fleet dashboard    ${h.dashboardUrl}  (example 07${h.dashboard.loaded ? '' : `; WARNING: ${h.dashboard.module} not loaded`})`);
   if (h.sim) lines.push(`  Fleet table        ${h.tableUrl}  (example 01)`);
+  lines.push(`  Streaming cost     ${h.usageUrl}  (example 06)`);
   if (h.double) lines.push(`  Command log        ${h.editorUrl.replace(/\/$/, '')}${DOUBLE_COMMANDS_PATH}  (the double's command calls, JSON)`);
   lines.push(
     `  MQTT broker        ${h.brokerUrl}${h.broker ? '  (embedded aedes)' : '  (external)'}, topic base "${h.topicBase}"`,
@@ -685,7 +727,7 @@ async function main() {
 }
 
 module.exports = {
-  start, linkCommands, buildDemoFlow, readExamples, prepareFlows, parseArgs, printSummary, startEmbeddedBroker, DEMO_IDS,
+  start, linkCommands, buildDemoFlow, demoCommandsTab, readExamples, prepareFlows, parseArgs, printSummary, startEmbeddedBroker, DEMO_IDS,
   encryptCredentials, decryptCredentials, DOUBLE_COMMANDS_PATH, LEAFLET_PATH,
 };
 

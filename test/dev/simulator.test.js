@@ -529,7 +529,7 @@ const CONTRACT_PROPS = {
   'tesla-account': ['region', 'proxyUrl', 'proxyCa', 'tokenUrl', 'domain'],
   'telemetry-in': ['broker', 'vins', 'fields', 'mode', 'staleAfter', 'retained'],
   'vehicle-data': ['account', 'broker', 'vins', 'mode', 'auto', 'staleAfter', 'pollInterval', 'endpoints', 'dailyBudget'],
-  'telemetry-config': ['account', 'hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'action'],
+  'telemetry-config': ['account', 'hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'action', 'broker', 'ensureEvery', 'fieldsFrom', 'defaultInterval'],
   'vehicle-command': ['account', 'broker', 'vins', 'command', 'wake', 'allowUnlock', 'minInterval', 'verify', 'dailyBudget'],
 };
 /** Dashboard 2 references: widget → group → page → base and theme (an empty one is unused). */
@@ -575,9 +575,15 @@ describe('examples/', function () {
   const files = fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')).sort();
 
   it('has the example flows, valid JSON, node ids unique across all of them', function () {
-    for (const f of ['01 live car state.json', '02 stream and fallback.json', '03 register cars.json', '04 alerts and errors.json', '07 fleet dashboard.json']) {
-      assert.ok(files.includes(f), `examples/${f}`);
-    }
+    assert.deepEqual(files, [
+      '01 live car state.json',
+      '02 stream and fallback.json',
+      '03 register cars.json',
+      '04 alerts and errors.json',
+      '05 solar surplus charging.json',
+      '06 what my telemetry costs.json',
+      '07 fleet dashboard.json',
+    ]);
     const all = new Set();
     for (const f of files) {
       const nodes = JSON.parse(fs.readFileSync(path.join(EXAMPLES, f), 'utf8'));
@@ -611,8 +617,30 @@ describe('examples/', function () {
     assert.equal(byFile('02 stream and fallback.json').find((n) => n.type === 'vehicle-data').auto, true);
     assert.ok(byFile('02 stream and fallback.json').find((n) => n.type === 'vehicle-data').broker);
     assert.ok(types('03 register cars.json').has('telemetry-config'));
+    // 03: ensure every 24 h with the broker's evidence, the doctor's verdicts and fixes to the sidebar
+    const tc03 = byFile('03 register cars.json').find((n) => n.type === 'telemetry-config');
+    assert.deepEqual([tc03.ensureEvery, tc03.action, Boolean(tc03.broker)], [24, 'doctor', true]);
+    assert.match(byFile('03 register cars.json').find((n) => n.id === tc03.wires[0][0]).func, /e\.fix/);
+    // 06: usage needs a broker and no account
+    const tc06 = byFile('06 what my telemetry costs.json').find((n) => n.type === 'telemetry-config');
+    assert.deepEqual([tc06.action, tc06.account, Boolean(tc06.broker)], ['usage', '', true]);
+    assert.ok(!types('06 what my telemetry costs.json').has('tesla-account'));
     const tin04 = byFile('04 alerts and errors.json').find((n) => n.type === 'telemetry-in');
     assert.ok(tin04.wires[1].length > 0, 'example 04 uses output 2');
+    // 05: the function's two outputs lead to vehicle-command nodes that never wake or unlock the car;
+    // the amps node coalesces (Min interval 60 s); the command nodes' settings are usable as they are.
+    const ex05 = byFile('05 solar surplus charging.json');
+    const { commandSettings } = lib('commands/settings');
+    const fn = ex05.find((n) => n.type === 'function');
+    const [amps, control] = fn.wires.map((w) => ex05.find((n) => n.id === w[0]));
+    assert.deepEqual([amps.type, amps.command, amps.minInterval], ['vehicle-command', 'set_charging_amps', 60]);
+    assert.deepEqual([control.type, control.command], ['vehicle-command', '']);
+    for (const n of [amps, control]) {
+      assert.equal(n.wake, 'never');
+      assert.equal(n.allowUnlock, false);
+      assert.ok(n.broker && n.dailyBudget > 0, 'confirmed by the stream, capped by a budget');
+      assert.deepEqual(commandSettings({ ...n, vins: DEMO_CARS[0].vin }).problems, []);
+    }
   });
 
   it('07 fleet dashboard: one Dashboard 2 at /dashboard; commands never wake, within a budget; the widgets send only what the user did', function () {
@@ -642,6 +670,7 @@ describe('examples/', function () {
 });
 
 describe('dev/start.js demo flow', function () {
+  const files = () => fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.json'));
   const { buildDemoFlow, prepareFlows, decryptCredentials, DEMO_IDS } = require('../../dev/start');
   const fleetApi = { url: 'https://127.0.0.1:4443', proxyUrl: 'https://127.0.0.1:4443/proxy', tokenUrl: 'https://127.0.0.1:4443/oauth2/v3/token', ca: '-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n' };
   const vins = DEMO_CARS.map((c) => c.vin);
@@ -649,7 +678,10 @@ describe('dev/start.js demo flow', function () {
   it('puts every example on its own tab with one shared broker and account, ids distinct from the examples', function () {
     const flow = buildDemoFlow({ brokerUrl: 'mqtt://127.0.0.1:1884', topicBase: 'telemetry', fleetApi, vins });
     checkFlow(flow, 'demo');
-    assert.equal(flow.filter((n) => n.type === 'tab').length, fs.readdirSync(EXAMPLES).filter((x) => x.endsWith('.json')).length);
+    assert.deepEqual(
+      flow.filter((n) => n.type === 'tab').map((n) => n.label),
+      [...fs.readdirSync(EXAMPLES).filter((x) => x.endsWith('.json')).sort().map((x) => x.replace(/\.json$/, '')), 'commands (demo)'],
+    );
     const brokers = flow.filter((n) => n.type === 'telemetry-broker');
     const accounts = flow.filter((n) => n.type === 'tesla-account');
     assert.deepEqual(brokers.map((n) => [n.id, n.url]), [[DEMO_IDS.broker, 'mqtt://127.0.0.1:1884']]);
@@ -663,13 +695,25 @@ describe('dev/start.js demo flow', function () {
     assert.ok(flow.every((n) => !exampleIds.has(n.id)), 'importing an example next to the demo does not collide');
     assert.ok(flow.filter((n) => n.type === 'telemetry-in').every((n) => n.staleAfter === 1));
     assert.ok(flow.filter((n) => n.type === 'telemetry-config').every((n) => n.vins === vins.join(',')));
+    // Commands go to the first simulated car; the commands tab: two injects → set_charge_limit → debug.
+    const commands = flow.filter((n) => n.type === 'vehicle-command');
+    assert.ok(commands.length >= 3 && commands.every((n) => n.vins === vins[0] && n.wake === 'never'));
+    const tab = flow.find((n) => n.label === 'commands (demo)');
+    const limit = flow.find((n) => n.z === tab.id && n.type === 'vehicle-command');
+    assert.deepEqual([limit.command, limit.broker, limit.account], ['set_charge_limit', DEMO_IDS.broker, DEMO_IDS.account]);
+    assert.ok(limit.verify > 0);
+    const injects = flow.filter((n) => n.z === tab.id && n.type === 'inject');
+    assert.deepEqual(injects.map((n) => [n.payload, n.payloadType, n.wires[0][0]]), [['80', 'num', limit.id], ['90', 'num', limit.id]]);
+    assert.equal(flow.find((n) => n.id === limit.wires[0][0]).type, 'debug');
   });
 
   it('leaves out the examples that need an account when there is no Fleet API (a real broker)', function () {
     const flow = buildDemoFlow({ brokerUrl: 'mqtt://192.168.1.2:1883', topicBase: 'tele/metry', vins: [] });
     checkFlow(flow, 'demo without API');
     assert.equal(flow.filter((n) => n.type === 'tesla-account').length, 0);
-    assert.equal(flow.filter((n) => n.type === 'vehicle-data' || n.type === 'telemetry-config').length, 0);
+    assert.equal(flow.filter((n) => n.type === 'vehicle-data' || n.type === 'vehicle-command').length, 0);
+    // only telemetry-config nodes that need no account (usage, example 06)
+    assert.deepEqual(flow.filter((n) => n.type === 'telemetry-config').map((n) => [n.action, n.account]), [['usage', '']]);
     assert.deepEqual(flow.filter((n) => n.type === 'telemetry-broker').map((n) => [n.url, n.topicBase]), [['mqtt://192.168.1.2:1883', 'tele/metry']]);
     assert.ok(flow.some((n) => n.type === 'telemetry-in'));
   });
@@ -708,7 +752,7 @@ describe('dev/start.js demo flow', function () {
       const acct = flows2.find((n) => n.id === DEMO_IDS.account);
       assert.equal(acct.proxyUrl, api2.proxyUrl);
       assert.equal(acct.proxyCa, api2.ca);
-      assert.ok(flows2.filter((n) => n.type === 'telemetry-config').every((n) => n.ca === api2.ca));
+      assert.ok(flows2.filter((n) => n.type === 'telemetry-config' && n.account).every((n) => n.ca === api2.ca));
       const cred2 = decryptCredentials('test secret', JSON.parse(fs.readFileSync(path.join(dir, 'flows_cred.json'), 'utf8')));
       assert.equal(cred2[DEMO_IDS.account].refreshToken, 'rt2');
     } finally {

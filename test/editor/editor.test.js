@@ -7,8 +7,8 @@ const { ROOT } = require('../support/paths');
  *
  *   npm run test:browser
  *
- * Checks: the palette shows our three flow nodes under "tesla"; a flow node dropped from the
- * palette offers the config nodes; each of the five node types' edit dialog opens, its inputs
+ * Checks: the palette shows our four flow nodes under "tesla"; a flow node dropped from the
+ * palette offers the config nodes; each of the six node types' edit dialog opens, its inputs
  * render, a bad value is flagged, no raw message-catalog key (`telemetry-in.label.vins`) shows
  * anywhere in it, and its help appears in the help sidebar; the validation texts are the
  * catalogs'; telemetry config's checks and preview are the runtime's answers; each example imports
@@ -33,10 +33,20 @@ const RESULTS = path.join(REPO, 'test-results');
 const EXAMPLES_DIR = path.join(REPO, 'examples');
 const MODULE = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).name;
 const VINS = DEMO_CARS.map((c) => c.vin);
-const FLOW_TYPES = ['telemetry-in', 'vehicle-data', 'telemetry-config'];
-const PALETTE_LABELS = { 'telemetry-in': 'telemetry in', 'vehicle-data': 'vehicle data', 'telemetry-config': 'telemetry config' };
+const FLOW_TYPES = ['telemetry-in', 'vehicle-data', 'telemetry-config', 'vehicle-command'];
+const PALETTE_LABELS = {
+  'telemetry-in': 'telemetry in',
+  'vehicle-data': 'vehicle data',
+  'telemetry-config': 'telemetry config',
+  'vehicle-command': 'vehicle command',
+};
 /** How a freshly dropped node is labelled on the canvas (telemetry-config: its default action). */
-const NEW_NODE_LABELS = { 'telemetry-in': 'telemetry in', 'vehicle-data': 'vehicle data', 'telemetry-config': 'telemetry status' };
+const NEW_NODE_LABELS = {
+  'telemetry-in': 'telemetry in',
+  'vehicle-data': 'vehicle data',
+  'telemetry-config': 'telemetry status',
+  'vehicle-command': 'vehicle command',
+};
 const SHORT = 10000; // most UI steps: well under a second; generous for a loaded CI machine
 const TYPES = ['telemetry-broker', 'telemetry-in', 'tesla-account', 'vehicle-data', 'telemetry-config'];
 /** Text that is a message-catalog key, not its words: `telemetry-in.label.vins`, `node-red:common.label.name`. */
@@ -281,7 +291,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
 
   // ---- the tests
 
-  it('palette: the three flow nodes under "tesla", the config nodes not in the palette', async function () {
+  it('palette: the four flow nodes under "tesla", the config nodes not in the palette', async function () {
     const category = page.locator('#red-ui-palette-container-tesla');
     assert.equal((await category.locator('.red-ui-palette-header').innerText()).trim(), 'tesla');
     const nodes = category.locator('.red-ui-palette-node');
@@ -310,7 +320,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
       await canvasNode(NEW_NODE_LABELS[type]).waitFor();
       y += 120;
     }
-    assert.equal(await page.locator('#red-ui-workspace-chart g.red-ui-flow-node').count(), 3);
+    assert.equal(await page.locator('#red-ui-workspace-chart g.red-ui-flow-node').count(), FLOW_TYPES.length);
   });
 
   it('telemetry in: offers the broker config nodes; inputs render, validate; help in the sidebar', async function () {
@@ -344,6 +354,8 @@ describe('editor in a browser (npm start + Chromium)', function () {
     await page.locator('#node-config-input-ca').waitFor({ state: 'visible' });
     await expectFlagged('#node-config-input-topicBase', 'tele/#', 'telemetry');
     await expectFlagged('#node-config-input-reconnectPeriod', '0', '5');
+    // a broker not deployed yet has no usage to show, and says so
+    await page.locator('#telemetry-broker-usage').filter({ hasText: catalog('telemetry-broker').usage.notDeployed }).waitFor();
     await expectHelp('telemetry-broker');
     await cancelConfig();
     await cancelNode();
@@ -392,7 +404,11 @@ describe('editor in a browser (npm start + Chromium)', function () {
     const accounts = await configSelect('account');
     assert.ok(accounts.some((o) => /^demo account/.test(o)), `account options ${JSON.stringify(accounts)} list the demo's tesla-account`);
     await expectVisible(['#node-input-name', '#node-input-action', '#node-input-vins', '#node-input-hostname',
-      '#node-input-tc-port', '#node-input-ca', '#node-input-alertTypes', '#node-input-preferTyped', '#node-input-tc-exp']);
+      '#node-input-tc-port', '#node-input-ca', '#node-input-alertTypes', '#node-input-preferTyped', '#node-input-tc-exp',
+      '#node-input-ensureEvery', '#node-input-dailyBudget', '#node-input-fieldsFrom']);
+    const brokers = await configSelect('broker');
+    assert.ok(brokers.includes('demo broker'), `broker options ${JSON.stringify(brokers)} list the demo's telemetry-broker`);
+    await page.locator('#node-input-defaultInterval').waitFor({ state: 'hidden' }); // fields from the table by default
     // the fields table: the seed preset's rows, and the preview of the register body
     await page.locator('#node-input-tc-fields .node-input-tc-f-name').first().waitFor();
     assert.ok(await page.locator('#node-input-tc-fields .node-input-tc-f-name').count() >= 7, 'the seed preset fills the fields table');
@@ -414,6 +430,17 @@ describe('editor in a browser (npm start + Chromium)', function () {
     await page.locator('#node-input-tc-problems li.tc-bad').filter({ hasText: 'port' }).waitFor();
     await typeInto('#node-input-tc-port', '4433');
     await page.locator('#node-input-tc-preview').filter({ hasText: '"port": 4433' }).waitFor();
+    // fields from the flow: the runtime derives them live from the editor's telemetry-in nodes on
+    // the broker; the demo's listen to every field, which it names as the reason there are none
+    await expectFlagged('#node-input-ensureEvery', '200', '24');
+    await page.locator('#node-input-broker').selectOption({ label: 'demo broker' });
+    await page.locator('#node-input-fieldsFrom').selectOption('flow');
+    await page.locator('#node-input-defaultInterval').waitFor({ state: 'visible' });
+    await page.locator('#node-input-tc-flow-fields.tc-bad').filter({ hasText: /telemetry-in .* has no field filter/ }).waitFor();
+    await page.locator('#node-input-tc-problems li.tc-bad').filter({ hasText: 'has no field filter' }).waitFor();
+    await page.locator('#node-input-fieldsFrom').selectOption('node');
+    await page.locator('#node-input-tc-flow-fields').waitFor({ state: 'hidden' });
+    await page.locator('#node-input-tc-problems li.tc-bad').filter({ hasText: 'has no field filter' }).waitFor({ state: 'detached' });
     await expectHelp('telemetry-config');
     await cancelNode();
   });
@@ -460,6 +487,46 @@ describe('editor in a browser (npm start + Chromium)', function () {
     await page.waitForFunction((nodeId) => RED.nodes.node(nodeId).valid === true, id);
   });
 
+  it('vehicle command: offers the account and broker; each command shows its parameters with their ranges; wake and unlock warnings; help', async function () {
+    await openNode(NEW_NODE_LABELS['vehicle-command']);
+    const accounts = await configSelect('account');
+    assert.ok(accounts.some((o) => /^demo account/.test(o)), `account options ${JSON.stringify(accounts)} list the demo's tesla-account`);
+    const brokers = await configSelect('broker');
+    assert.ok(brokers.includes('demo broker'), `broker options ${JSON.stringify(brokers)} list the demo's telemetry-broker`);
+    await expectVisible(['#node-input-vins', '#node-input-command', '#node-input-wake', '#node-input-allowUnlock',
+      '#node-input-minInterval', '#node-input-verify', '#node-input-dailyBudget', '#node-input-name']);
+    // the runtime's table: "from msg.command" and the thirteen commands
+    await page.waitForFunction(() => document.querySelectorAll('#node-input-command option').length === 14);
+    await page.locator('#vehicle-command-from-msg').waitFor({ state: 'visible' });
+    await page.locator('#node-input-command').selectOption('set_charging_amps');
+    const amps = page.locator('#vehicle-command-params input.vehicle-command-param');
+    await amps.waitFor();
+    assert.deepEqual([await amps.getAttribute('min'), await amps.getAttribute('max')], ['0', '48']);
+    await page.locator('#vehicle-command-params').filter({ hasText: 'integer 0 to 48' }).waitFor();
+    await page.locator('#vehicle-command-about').filter({ hasText: 'ChargeCurrentRequest' }).waitFor();
+    await page.locator('#vehicle-command-from-msg').waitFor({ state: 'hidden' });
+    await page.locator('#node-input-command').selectOption('set_sentry_mode');
+    await page.locator('#vehicle-command-params select.vehicle-command-param').waitFor();
+    await page.locator('#node-input-command').selectOption('door_unlock');
+    await page.waitForFunction(() => document.querySelectorAll('#vehicle-command-params .vehicle-command-param').length === 0);
+    await page.locator('#vehicle-command-about').filter({ hasText: 'opens the car' }).waitFor();
+    // wake: the cost warning only with "allow"; allow unlock: its warning only when ticked
+    await page.locator('#vehicle-command-wake-warning').waitFor({ state: 'hidden' });
+    await page.locator('#node-input-wake').selectOption('allow');
+    await page.locator('#vehicle-command-wake-warning').filter({ hasText: '$0.02 per wake_up' }).waitFor({ state: 'visible' });
+    await page.locator('#node-input-wake').selectOption('never');
+    await page.locator('#vehicle-command-unlock-warning').waitFor({ state: 'hidden' });
+    await page.locator('#node-input-allowUnlock').check();
+    await page.locator('#vehicle-command-unlock-warning').waitFor({ state: 'visible' });
+    await page.locator('#node-input-allowUnlock').uncheck();
+    await page.locator('.vehicle-command-cost').filter({ hasText: '$0.001' }).waitFor();
+    await expectFlagged('#node-input-vins', 'not a vin', '5YJ3E1EA1SF000001');
+    await expectFlagged('#node-input-minInterval', '-1', '60');
+    await expectFlagged('#node-input-dailyBudget', '1.5', '0');
+    await expectHelp('vehicle-command');
+    await cancelNode();
+  });
+
   it('removes the scratch flow again', async function () {
     await page.locator(`#red-ui-tab-${scratchTab} a`).dblclick();
     await page.locator('#node-dialog-delete').click();
@@ -468,7 +535,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
   });
 
   it('imports each example through Import ▸ Examples', async function () {
-    assert.ok(examples.some((ex) => ex.file === '07 fleet dashboard.json'), 'the examples, the dashboard among them');
+    assert.deepEqual(examples.map((ex) => ex.label.slice(0, 2)), ['01', '02', '03', '04', '05', '06', '07']);
     for (const ex of examples) {
       await page.locator('#red-ui-header-button-sidemenu').click();
       await page.locator('#menu-item-import').click();
@@ -567,6 +634,23 @@ describe('editor in a browser (npm start + Chromium)', function () {
     );
     const found = await handle.jsonValue();
     assert.ok(VINS.includes(found.vin), JSON.stringify(found));
+  });
+
+  it("the demo broker's dialog shows today's streaming usage: the simulated cars' signals", async function () {
+    await page.locator('#red-ui-tab-config-link-button').click();
+    await page.locator('#red-ui-sidebar-content .red-ui-palette-node-config')
+      .filter({ has: page.locator('.red-ui-palette-label', { hasText: /^demo broker$/ }) }).dblclick();
+    await page.locator(CONFIG_TRAY).waitFor();
+    const box = page.locator('#telemetry-broker-usage');
+    let text = '';
+    await until(async () => {
+      text = await box.innerText();
+      return VINS.some((v) => text.includes(v));
+    }, 'a simulated car in the usage table (read again every 10 s)', 30000).catch((e) => assert.fail(`${e.message}: ${JSON.stringify(text.slice(0, 300))}`));
+    assert.equal(await box.locator('table').count(), 1);
+    assert.match(text, /signals ≈ \$/);
+    await page.locator(CONFIG_TRAY).click();
+    await noTrays();
   });
 
   it('the runtime logged no error since the deploy, but for the account placeholders left empty', function () {

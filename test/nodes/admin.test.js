@@ -210,6 +210,7 @@ describe('admin endpoints: permissions', function () {
   const ROUTES = [
     ['get', '/tesla-fleet-telemetry/fields', 'telemetry-in.read'],
     ['get', '/tesla-fleet-telemetry/presets', 'telemetry-config.read'],
+    ['get', '/tesla-fleet-telemetry/commands', 'vehicle-command.read'],
     ['post', '/telemetry-config/ca-info', 'telemetry-config.read', { pem: CA }],
     ['post', '/telemetry-config/preview', 'telemetry-config.read', dialog()],
     ['post', '/telemetry-config/fields-from-flow', 'telemetry-config.read', { broker: 'b1', nodes: [] }],

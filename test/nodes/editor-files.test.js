@@ -5,7 +5,7 @@ const { ROOT, lib } = require('../support/paths');
  * (nodes/<type>.html, nodes/locales/en-US/<type>.json and .html): each type registered with a
  * template; every message key the template (data-i18n) and the script (`_("…")`, `RED._("…")`)
  * use is in the node's catalog, and every key of the catalog is used; every help has the
- * standard sections; the shared editor helpers come once, before each script. Then the five
+ * standard sections; the shared editor helpers come once, before each script. Then the six
  * built scripts run in one page (a vm with a small stand-in for the editor's RED): the helpers
  * are defined once, and every word a script asks for while registering its type is found.
  */
@@ -70,8 +70,8 @@ describe('editor files of every node', function () {
     assert.ok(fs.existsSync(path.join(BUILT, 'telemetry-in.html')), 'not built: run `npm run build` first');
   });
 
-  it('finds the five node folders', function () {
-    assert.deepEqual(TYPES, ['telemetry-broker', 'telemetry-config', 'telemetry-in', 'tesla-account', 'vehicle-data']);
+  it('finds the six node folders', function () {
+    assert.deepEqual(TYPES, ['telemetry-broker', 'telemetry-config', 'telemetry-in', 'tesla-account', 'vehicle-command', 'vehicle-data']);
     assert.deepEqual(Object.keys(JSON.parse(read(ROOT, 'package.json'))['node-red'].nodes).sort(), TYPES);
   });
 
@@ -193,7 +193,7 @@ describe('editor files of every node', function () {
     }
   });
 
-  it('the five built scripts run in one page: the helpers are defined once, every word asked for is found', function () {
+  it('the six built scripts run in one page: the helpers are defined once, every word asked for is found', function () {
     const catalogs = Object.fromEntries(TYPES.map((t) => [`${MODULE}/${t}`, JSON.parse(read(BUILT, 'locales', 'en-US', `${t}.json`))]));
     // What the editor's RED._ does: `ns:key` looked up in that namespace's catalog; the key itself when missing.
     const lookup = (full, options = {}) => {

@@ -19,6 +19,7 @@ const { startFleetDouble } = require('../../dev/fleet-double');
 const { startBroker, publisher } = require('../support/broker');
 const { makeCA } = require('../support/certs');
 const tc = lib('registration');
+const { ROOT } = require('../support/paths');
 const { signalsToUsd } = lib('stream/usage');
 
 const CLIENT_ID = 'tc-doctor-test-client';
@@ -51,7 +52,14 @@ function cars() {
     [V.silent]: {
       telemetry: adopted,
       telemetryErrors: [
-        { created_at: '2026-03-10T11:00:00Z', error: 'x509: certificate signed by unknown authority', error_name: 'tls_handshake', name: 'dial_error', txID: 'tx1', vin: vin(2) },
+        {
+          created_at: '2026-03-10T11:00:00Z',
+          error: 'x509: certificate signed by unknown authority',
+          error_name: 'tls_handshake',
+          name: 'dial_error',
+          txID: 'tx1',
+          vin: vin(2),
+        },
       ],
     },
     [V.none]: {},
@@ -130,7 +138,18 @@ describe('telemetry-config doctor, ensure, usage (Node-RED runtime, HTTPS proxy 
     if (broker) f.push({ id: 'b1', type: 'telemetry-broker', url: mqttBroker.url, topicBase: 'telemetry', reconnectPeriod: 0.2, persist: false });
     if (broker && telemetryIn) {
       f.push(
-        { id: 'in1', z: 'tab1', type: 'telemetry-in', broker: 'b1', vins: '', fields: 'BatteryLevel,Gear', mode: 'field', staleAfter: 60, retained: 'flag', wires: [['tin'], [], ['tin']] },
+        {
+          id: 'in1',
+          z: 'tab1',
+          type: 'telemetry-in',
+          broker: 'b1',
+          vins: '',
+          fields: 'BatteryLevel,Gear',
+          mode: 'field',
+          staleAfter: 60,
+          retained: 'flag',
+          wires: [['tin'], [], ['tin']],
+        },
         { id: 'tin', z: 'tab1', type: 'helper' },
       );
     }
@@ -172,25 +191,37 @@ describe('telemetry-config doctor, ensure, usage (Node-RED runtime, HTTPS proxy 
       const vins = [V.healthy, V.silent, V.none, V.nokey, V.asleep];
       const n = await load({ node: { vins: vins.join(', ') } });
       await stream(n, V.healthy, 'BatteryLevel', 80);
-      await pub.publish(`telemetry/${V.silent}/connectivity`, JSON.stringify({ ConnectionId: 'c9', CreatedAt: '2026-03-10T14:00:00Z', Status: 'DISCONNECTED' }));
+      await pub.publish(
+        `telemetry/${V.silent}/connectivity`,
+        JSON.stringify({ ConnectionId: 'c9', CreatedAt: '2026-03-10T14:00:00Z', Status: 'DISCONNECTED' }),
+      );
       await n.tin.next((m) => m.event === 'connectivity' && m.vin === V.silent);
       const status = statusIs(n.node, (s) => s.fill === 'red');
       const msg = await run(n);
 
       assert.equal(msg.event, 'doctor');
       assert.equal(msg.topic, 'telemetry-config/doctor');
-      assert.deepEqual(msg.payload.map((e) => [e.vin, e.state, e.ok]), [
-        [V.healthy, 'healthy', true],
-        [V.silent, 'silent', false],
-        [V.none, 'not configured', false],
-        [V.nokey, 'key not paired', false],
-        [V.asleep, 'healthy', true],
-      ]);
+      assert.deepEqual(
+        msg.payload.map((e) => [e.vin, e.state, e.ok]),
+        [
+          [V.healthy, 'healthy', true],
+          [V.silent, 'silent', false],
+          [V.none, 'not configured', false],
+          [V.nokey, 'key not paired', false],
+          [V.asleep, 'healthy', true],
+        ],
+      );
       const [healthy, silent, none, nokey, asleep] = msg.payload;
       assert.match(healthy.reason, /streams \(last live message 0 min ago\)/);
       assert.equal(healthy.fix, 'Nothing to do.');
-      assert.match(silent.reason, /no live message from it ever reached the broker; last connectivity on the broker: DISCONNECTED at 2026-03-10T14:00:00Z/);
-      assert.match(silent.fix, /^Check that telemetry\.example\.com:4433 is reachable .*"CN=Doctor Node Test CA".*x509: certificate signed by unknown authority/);
+      assert.match(
+        silent.reason,
+        /no live message from it ever reached the broker; last connectivity on the broker: DISCONNECTED at 2026-03-10T14:00:00Z/,
+      );
+      assert.match(
+        silent.fix,
+        /^Check that telemetry\.example\.com:4433 is reachable .*"CN=Doctor Node Test CA".*x509: certificate signed by unknown authority/,
+      );
       assert.deepEqual(silent.evidence.lastConnectivity, { status: 'DISCONNECTED', connectionId: 'c9', createdAt: '2026-03-10T14:00:00Z' });
       assert.equal(typeof healthy.evidence.lastLive, 'number');
       assert.match(none.fix, /^Run ensure \(or register\)/);
@@ -218,19 +249,29 @@ describe('telemetry-config doctor, ensure, usage (Node-RED runtime, HTTPS proxy 
       await pub.publish(`telemetry/${V.healthy}/v/BatteryLevel`, '80');
       await arrived;
       const msg = await run(n);
-      assert.deepEqual(msg.payload.map((e) => [e.state, e.evidence.lastLive !== null]), [['healthy', true]]);
+      assert.deepEqual(
+        msg.payload.map((e) => [e.state, e.evidence.lastLive !== null]),
+        [['healthy', true]],
+      );
       assert.match(msg.payload[0].reason, /streams \(last live message/);
     });
 
     it('an HTTP error reading a car: an error entry, and done(err) naming that VIN reaches the Catch node after the result', async function () {
-      d.failNext(/\/fleet_telemetry_config$/, { method: 'GET', status: 404, body: { response: null, error: 'not_found', error_description: 'vehicle not found' } });
+      d.failNext(/\/fleet_telemetry_config$/, {
+        method: 'GET',
+        status: 404,
+        body: { response: null, error: 'not_found', error_description: 'vehicle not found' },
+      });
       const n = await load({ node: { vins: [V.healthy, V.asleep] } });
       const msg = await run(n);
       const err = await n.caught.next();
-      assert.deepEqual(msg.payload.map((e) => [e.vin, e.state]), [
-        [V.healthy, 'error'],
-        [V.asleep, 'healthy'],
-      ]);
+      assert.deepEqual(
+        msg.payload.map((e) => [e.vin, e.state]),
+        [
+          [V.healthy, 'error'],
+          [V.asleep, 'healthy'],
+        ],
+      );
       assert.match(msg.payload[0].fix, /^Check the VIN: it is not a car of this Tesla account\.$/);
       assert.equal(err.error.source.id, 'tc1');
       assert.match(err.error.message, new RegExp(`telemetry-config doctor: ${V.healthy}: fleet_telemetry_config could not be read .*404`));
@@ -249,12 +290,15 @@ describe('telemetry-config doctor, ensure, usage (Node-RED runtime, HTTPS proxy 
       assert.equal(posts(d).length, 1);
       assert.equal(JSON.stringify(posts(d)[0].body), JSON.stringify({ vins: [V.none, V.drift], config: OURS }));
       assert.equal(posts(d)[0].auth, 'valid');
-      assert.deepEqual(first.payload.map((e) => [e.vin, e.state, e.pushed, e.register?.state]), [
-        [V.asleep, 'healthy', false, undefined],
-        [V.none, 'not configured', true, 'updated'],
-        [V.nokey, 'key not paired', false, undefined],
-        [V.drift, 'drift', true, 'updated'],
-      ]);
+      assert.deepEqual(
+        first.payload.map((e) => [e.vin, e.state, e.pushed, e.register?.state]),
+        [
+          [V.asleep, 'healthy', false, undefined],
+          [V.none, 'not configured', true, 'updated'],
+          [V.nokey, 'key not paired', false, undefined],
+          [V.drift, 'drift', true, 'updated'],
+        ],
+      );
       assert.match(first.payload[1].reason, /— pushed this node's config: Tesla accepted/);
       const file = path.join(userDir, 'tesla-fleet-telemetry', 'ensure-tc1.json');
       assert.equal(fs.statSync(file).mode & 0o777, 0o600);
@@ -285,18 +329,24 @@ describe('telemetry-config doctor, ensure, usage (Node-RED runtime, HTTPS proxy 
     it('runs ensure every period by itself and sends the result; the timer is cleared on close', async function () {
       install();
       const n = await load({ broker: false, node: { vins: [V.none], action: 'status', ensureEvery: 24 } });
-      assert.equal(clock.countTimers(), 1, 'one timer: the node\'s');
+      assert.equal(clock.countTimers(), 1, "one timer: the node's");
       assert.equal(d.calls.length, 0, 'nothing before the first period');
       clock.tick(24 * HOUR - 1);
       assert.equal(d.calls.length, 0);
       clock.tick(1);
       const first = await n.out.next((m) => m.event === 'ensure');
       assert.equal(first.topic, 'telemetry-config/ensure');
-      assert.deepEqual(first.payload.map((e) => [e.vin, e.state, e.pushed]), [[V.none, 'not configured', true]]);
+      assert.deepEqual(
+        first.payload.map((e) => [e.vin, e.state, e.pushed]),
+        [[V.none, 'not configured', true]],
+      );
       assert.equal(posts(d).length, 1);
       clock.tick(24 * HOUR);
       const second = await n.out.next((m) => m.event === 'ensure', 1);
-      assert.deepEqual(second.payload.map((e) => [e.vin, e.state, e.pushed]), [[V.none, 'pending', false]]);
+      assert.deepEqual(
+        second.payload.map((e) => [e.vin, e.state, e.pushed]),
+        [[V.none, 'pending', false]],
+      );
       assert.equal(n.caught.received.length, 0);
 
       await helper.unload();
@@ -329,8 +379,14 @@ describe('telemetry-config doctor, ensure, usage (Node-RED runtime, HTTPS proxy 
       install();
       const n = await load({ broker: false, node: { ensureEvery: 'daily' } });
       assert.equal(clock.countTimers(), 0);
-      const logged = helper.log().args.map((a) => a[0]).filter((e) => e.level === 20 && e.id === 'tc1');
-      assert.deepEqual(logged.map((e) => e.msg), ['ensureEvery must be a number of hours from 0 (off) to 168 (got "daily"): ensure does not run by itself']);
+      const logged = helper
+        .log()
+        .args.map((a) => a[0])
+        .filter((e) => e.level === 20 && e.id === 'tc1');
+      assert.deepEqual(
+        logged.map((e) => e.msg),
+        ['ensureEvery must be a number of hours from 0 (off) to 168 (got "daily"): ensure does not run by itself'],
+      );
       // Inputs still run.
       const msg = await run(n, { vins: [V.asleep] });
       assert.equal(msg.payload[0].state, 'healthy');
@@ -339,7 +395,19 @@ describe('telemetry-config doctor, ensure, usage (Node-RED runtime, HTTPS proxy 
 
   // -------------------------------------------------------------------------------------
   describe('fieldsFrom "flow"', function () {
-    const tin = (id, fields, extra = {}) => ({ id, z: 'tab1', type: 'telemetry-in', broker: 'b1', vins: '', fields, mode: 'field', staleAfter: 60, retained: 'flag', wires: [[], [], []], ...extra });
+    const tin = (id, fields, extra = {}) => ({
+      id,
+      z: 'tab1',
+      type: 'telemetry-in',
+      broker: 'b1',
+      vins: '',
+      fields,
+      mode: 'field',
+      staleAfter: 60,
+      retained: 'flag',
+      wires: [[], [], []],
+      ...extra,
+    });
 
     it("ensure pushes the union of the deployed telemetry-in filters on the node's broker (not another broker's, not disabled ones)", async function () {
       const extra = [
@@ -350,7 +418,10 @@ describe('telemetry-config doctor, ensure, usage (Node-RED runtime, HTTPS proxy 
         tin('in6', 'InsideTemp', { z: 'tab2' }),
         { id: 'b2', type: 'telemetry-broker', url: mqttBroker.url, topicBase: 'other', reconnectPeriod: 0.2, persist: false },
       ];
-      const n = await load({ extra, node: { vins: [V.none], action: 'ensure', fieldsFrom: 'flow', defaultInterval: 30, fields: { Location: { interval_seconds: 10 } } } });
+      const n = await load({
+        extra,
+        node: { vins: [V.none], action: 'ensure', fieldsFrom: 'flow', defaultInterval: 30, fields: { Location: { interval_seconds: 10 } } },
+      });
       const msg = await run(n);
       assert.equal(msg.payload[0].pushed, true);
       assert.deepEqual(posts(d)[0].body.config.fields, {
@@ -368,7 +439,10 @@ describe('telemetry-config doctor, ensure, usage (Node-RED runtime, HTTPS proxy 
       const invalid = statusIs(n.node, (s) => s.fill === 'red');
       n.node.receive({ payload: 'go' });
       const err = await n.caught.next();
-      assert.match(err.error.message, /^(ValidationError: )?telemetry-config ensure: fieldsFrom "flow": telemetry-in "Everything" \(in5\) has no field filter, so it would ask the car for every field/);
+      assert.match(
+        err.error.message,
+        /^(ValidationError: )?telemetry-config ensure: fieldsFrom "flow": telemetry-in "Everything" \(in5\) has no field filter, so it would ask the car for every field/,
+      );
       assert.equal(err.payload, 'go');
       assert.equal((await invalid).text, 'invalid settings');
       assert.equal(d.calls.length, 0);
@@ -440,6 +514,77 @@ describe('telemetry-config doctor, ensure, usage (Node-RED runtime, HTTPS proxy 
       // and the node still works
       const ok = await run(n);
       assert.equal(ok.payload[0].state, 'healthy');
+    });
+  });
+
+  // -------------------------------------------------------------------------------------
+  describe('examples 03 and 06 in the runtime', function () {
+    const CORE = path.join(ROOT, 'node_modules', '@node-red', 'nodes', 'core', 'function');
+    const coreNodes = () => [require(path.join(CORE, '10-function.js')), require(path.join(CORE, '80-template.js'))];
+    /** What the user would import, with the example's inject, debug and http nodes as helpers (same ids and wires). */
+    function example(file, { vins }) {
+      const nodes = JSON.parse(fs.readFileSync(path.join(ROOT, 'examples', file), 'utf8'));
+      return nodes.map((n) => {
+        if (['inject', 'debug', 'http in', 'http response', 'comment'].includes(n.type))
+          return { id: n.id, z: n.z, type: 'helper', name: n.name, was: n.type, wires: n.wires || [] };
+        if (n.type === 'telemetry-broker') return { ...n, url: mqttBroker.url, persist: false };
+        if (n.type === 'tesla-account') return { ...n, proxyUrl: d.proxyUrl, proxyCa: d.ca, tokenUrl: d.tokenUrl, domain: DOMAIN };
+        if (n.type === 'telemetry-config') return { ...n, vins, ca: TELEMETRY_CA };
+        return n;
+      });
+    }
+    const byName = (flowNodes, name) => helper.getNode(flowNodes.find((n) => n.name === name).id);
+
+    it("03: doctor now and ensure now give one line per car with the doctor's fix; the node runs ensure every 24 h", async function () {
+      const nodes = example('03 register cars.json', { vins: [V.none, V.nokey].join(',') });
+      const account = nodes.find((n) => n.type === 'tesla-account');
+      await helper.load([...nodeModules('tesla-account', 'telemetry-broker', 'telemetry-config'), ...coreNodes()], nodes, {
+        [account.id]: { clientId: CLIENT_ID, refreshToken: REFRESH },
+      });
+      await connected(nodes.find((n) => n.type === 'telemetry-broker').id);
+      const verdicts = collector(byName(nodes, 'verdicts'));
+      byName(nodes, 'doctor now').send({ action: 'doctor' });
+      await verdicts.next(() => verdicts.received.length >= 2);
+      assert.deepEqual(
+        verdicts.received.map((m) => m.payload),
+        [
+          `${V.none}: not configured — Run ensure (or register) to send this node's telemetry config to the car.`,
+          `${V.nokey}: key not paired — Open https://tesla.com/_ak/${DOMAIN} on the phone with the Tesla app, approve the key for this car, then run doctor again.`,
+        ],
+      );
+      byName(nodes, 'ensure now').send({ action: 'ensure' });
+      await verdicts.next(() => verdicts.received.length >= 4);
+      assert.match(verdicts.received[2].payload, new RegExp(`^${V.none}: not configured \\(config pushed\\) — Wait for the car to connect to Tesla`));
+      assert.equal(posts(d).length, 1);
+      assert.equal(nodes.find((n) => n.type === 'telemetry-config').ensureEvery, 24);
+    });
+
+    it('06: usage every hour kept per day; the /telemetry-usage page lists the days, the cars and their fields', async function () {
+      const nodes = example('06 what my telemetry costs.json', { vins: '' });
+      await helper.load([...nodeModules('telemetry-broker', 'telemetry-config'), ...coreNodes()], nodes);
+      const conn = await connected(nodes.find((n) => n.type === 'telemetry-broker').id);
+      // The example keeps the broker connected by itself; a listener of the test's tells when the messages are in.
+      let seen = 0;
+      const three = new Promise((resolve) => conn.register({ onMessage: () => ++seen === 3 && resolve(), onBadInput() {}, onConnection() {} }));
+      await pub.publish(`telemetry/${V.healthy}/v/BatteryLevel`, '80');
+      await pub.publish(`telemetry/${V.healthy}/v/Gear`, '"ShiftStateP"');
+      await pub.publish(`telemetry/${V.silent}/v/BatteryLevel`, '61');
+      await three;
+      const usage = collector(byName(nodes, 'usage'));
+      byName(nodes, 'every hour').send({});
+      const today = await usage.next();
+      assert.deepEqual(JSON.parse(JSON.stringify(today.payload)), {
+        day: new Date().toISOString().slice(0, 10),
+        signals: 3,
+        usd: signalsToUsd(3),
+        cars: 2,
+      });
+      const page = collector(helper.getNode(nodes.find((n) => n.was === 'http response').id));
+      helper.getNode(nodes.find((n) => n.was === 'http in').id).send({});
+      const html = (await page.next()).payload;
+      assert.match(html, new RegExp(`<td>${today.payload.day}</td><td class="n">3</td><td class="n">\\$0\\.0000</td><td class="n">2</td>`));
+      assert.match(html, new RegExp(`<td>${V.healthy}</td><td>Gear</td><td class="n">1</td>`));
+      assert.equal(d.calls.length, 0, 'usage calls no API');
     });
   });
 });

@@ -86,7 +86,7 @@ describe('reliability: secrets', function () {
       { id: 'in1', z: 'tab1', type: 'telemetry-in', broker: 'b1', vins: '', fields: '', mode: 'field', staleAfter: 60, retained: 'flag', wires: [['out'], ['out'], ['out']] },
       { id: 'in2', z: 'tab1', type: 'telemetry-in', broker: 'b2', vins: '', fields: '', mode: 'field', staleAfter: 60, retained: 'flag', wires: [['out'], ['out'], ['out']] },
       { id: 'vd1', z: 'tab1', type: 'vehicle-data', account: 'acc1', broker: '', vins: VIN, mode: 'field', auto: false, staleAfter: 60, pollInterval: 10, endpoints: 'charge_state', dailyBudget: 0, wires: [['out']] },
-      { id: 'tc1', z: 'tab1', type: 'telemetry-config', account: 'acc1', vins: [VIN], action: 'status', hostname: 'telemetry.example.com', port: 4443, fields: { BatteryLevel: { interval_seconds: 60 } }, wires: [['out']] },
+      { id: 'tc1', z: 'tab1', type: 'telemetry-config', account: 'acc1', broker: 'b1', vins: [VIN], action: 'status', hostname: 'telemetry.example.com', port: 4443, fields: { BatteryLevel: { interval_seconds: 60 } }, wires: [['out']] },
       { id: 'catch1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
       { id: 'out', z: 'tab1', type: 'helper' },
       { id: 'caught', z: 'tab1', type: 'helper' },
@@ -128,6 +128,12 @@ describe('reliability: secrets', function () {
     let from = out.received.length;
     helper.getNode('tc1').receive({});
     await out.next((m) => m.topic === 'telemetry-config/status', from);
+    from = out.received.length;
+    helper.getNode('tc1').receive({ action: 'doctor' });
+    await out.next((m) => m.topic === 'telemetry-config/doctor', from);
+    from = out.received.length;
+    helper.getNode('tc1').receive({ action: 'usage' });
+    await out.next((m) => m.topic === 'telemetry-config/usage', from);
 
     d.revokeAccessTokens();
     d.setRefreshToken('rt-someone-else-now');
@@ -151,6 +157,8 @@ describe('reliability: secrets', function () {
     };
     assert.equal((await get('/tesla-fleet-telemetry/fields')).status, 200);
     assert.equal((await get('/tesla-fleet-telemetry/presets')).status, 200);
+    assert.equal((await get('/tesla-fleet-telemetry/usage/b1')).status, 200);
+    assert.equal((await get('/tesla-fleet-telemetry/usage/acc1')).status, 404);
     assert.equal((await post('/telemetry-config/ca-info', { pem: d.ca })).status, 200);
     const key = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' });
     const keyAnswer = await post('/telemetry-config/ca-info', { pem: key });

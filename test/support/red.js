@@ -10,6 +10,7 @@ const NODES = {
   'tesla-account': '../../nodes/tesla-account.js',
   'vehicle-data': '../../nodes/vehicle-data.js',
   'telemetry-config': '../../nodes/telemetry-config.js',
+  'vehicle-command': '../../nodes/vehicle-command.js',
 };
 
 function nodeModules(...types) {

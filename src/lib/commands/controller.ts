@@ -26,9 +26,11 @@
  * - Confirmation (`verifyMs` > 0 and a stream): after `done`/`already`, wait for a live
  *   message of the table's field with the table's value (listened for from just before the
  *   command was sent): `verified: true` and `verifiedAt` (the message's receivedAt), or
- *   `verified: false` after `verifyMs`. For `already`, a matching value already in the car
- *   state confirms at once. `verified: null` without a stream, with verify 0, or for a
- *   command the table does not confirm.
+ *   `verified: false` after `verifyMs`. A matching value already in the car state when the
+ *   command is sent confirms at once (`verifiedAt` the time of the answer): the car sends
+ *   nothing when nothing changes (door_lock on a locked car). For `already`, a matching value
+ *   in the car state when the answer comes confirms too. `verified: null` without a stream,
+ *   with verify 0, or for a command the table does not confirm.
  * - One message per VIN per input, sent when all that is settled.
  * All timers run on an injectable clock. Nothing throws out of a timer or a stream callback.
  */
@@ -77,6 +79,11 @@ export interface VehicleCommandOptions {
   vins: readonly string[];
   /** The node's command; '' takes msg.command. When set, msg.command is ignored. */
   command: string;
+  /**
+   * Parameters of the node's command set in the node (used only with `command`): each is
+   * taken from here, and msg.payload is read only for the others.
+   */
+  params?: CommandParams;
   wake: 'never' | 'allow';
   /** door_unlock and charge_port_door_open run only when true. */
   allowUnlock: boolean;
@@ -136,7 +143,7 @@ export interface CommandPayload {
   /** Tesla's own reason of a `result: false` answer, as it came; null otherwise. */
   teslaReason: string | null;
   verified: boolean | null;
-  /** receivedAt of the confirming message (or when the car state confirmed an `already`). */
+  /** receivedAt of the confirming message, or the time of the answer when the car state confirmed it. */
   verifiedAt: number | null;
 }
 
@@ -170,6 +177,8 @@ interface Watch {
   field: string;
   test: (value: unknown) => boolean;
   hitAt: number | null;
+  /** The car state held the confirming value when the command was sent. */
+  heldAtSend: boolean;
   notify: (() => void) | null;
 }
 
@@ -292,6 +301,7 @@ export class VehicleCommandController {
       const fromMsg = parseList(input.vins ?? input.vin ?? '');
       valid = validateCommand(this.options.command || input.command, input.payload, fromMsg.length ? fromMsg : this.options.vins, {
         allowUnlock: this.options.allowUnlock,
+        fixedParams: this.options.command ? this.options.params : undefined,
       });
     } catch (e) {
       this.counts.invalid++;
@@ -393,7 +403,7 @@ export class VehicleCommandController {
         slot.inFlight--;
         if (o.state === 'done' || o.state === 'already') slot.lastOk = { key: job.key, at: startedAt };
         this.pump(slot);
-        const v = await this.confirm(job, o);
+        const v = await this.confirm(o);
         this.finish(job, o, v);
       })
       .catch((e: unknown) => this.finish(job, { state: 'error', reason: TEXTS.reasonError(String((e as Error)?.message ?? e)) }));
@@ -506,9 +516,20 @@ export class VehicleCommandController {
     if (!this.stream || !(this.options.verifyMs > 0)) return null;
     const t = confirmationTest(job.spec, job.params);
     if (!t) return null;
-    const w: Watch = { vin: job.vin, field: t.field, test: t.test, hitAt: null, notify: null };
+    const w: Watch = { vin: job.vin, field: t.field, test: t.test, hitAt: null, heldAtSend: false, notify: null };
+    w.heldAtSend = this.stateHolds(w);
     this.watches.add(w);
     return w;
+  }
+
+  /** Whether the car state's value of the watched field confirms (false when it cannot be read). */
+  private stateHolds(w: Watch): boolean {
+    if (!this.stream) return false;
+    try {
+      return w.test(this.stream.current(w.vin, w.field));
+    } catch {
+      return false;
+    }
   }
 
   private onLive(vin: string, field: string, value: unknown, receivedAt: number): void {
@@ -526,20 +547,12 @@ export class VehicleCommandController {
     }
   }
 
-  private async confirm(job: Job, o: Outcome): Promise<{ verified: boolean | null; verifiedAt: number | null }> {
+  private async confirm(o: Outcome): Promise<{ verified: boolean | null; verifiedAt: number | null }> {
     const w = o.watch;
     if (!w || this.stopped) return { verified: null, verifiedAt: null };
-    if (w.hitAt === null && o.state === 'already' && this.stream) {
-      let current: unknown;
-      try {
-        current = this.stream.current(job.vin, w.field);
-      } catch {
-        current = undefined;
-      }
-      if (w.test(current)) {
-        this.watches.delete(w);
-        return { verified: true, verifiedAt: this.clock.now() };
-      }
+    if (w.hitAt === null && (w.heldAtSend || (o.state === 'already' && this.stateHolds(w)))) {
+      this.watches.delete(w);
+      return { verified: true, verifiedAt: this.clock.now() };
     }
     if (w.hitAt === null) {
       await new Promise<void>((resolve) => {

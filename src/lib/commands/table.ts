@@ -147,19 +147,20 @@ export function isVin(value: unknown): value is string {
   return typeof value === 'string' && VIN_RE.test(value);
 }
 
-function expected(p: ParamSpec): string {
+/** What a parameter takes, in words (for error texts and the editor). */
+export function expectedOf(p: ParamSpec): string {
   return p.type === 'integer' ? TEXTS.integerRange(p.min, p.max) : TEXTS.booleanValue();
 }
 
+/** Whether a value is one the parameter takes (no conversion: "16" is not 16). */
+export function paramAccepts(p: ParamSpec, value: unknown): value is number | boolean {
+  if (p.type === 'boolean') return typeof value === 'boolean';
+  return typeof value === 'number' && Number.isInteger(value) && value >= p.min && value <= p.max;
+}
+
 function checkParam(command: string, p: ParamSpec, value: unknown): number | boolean {
-  if (value === undefined || value === null) throw new CommandInputError('params', TEXTS.paramMissing(command, p.name, expected(p)));
-  if (p.type === 'boolean') {
-    if (typeof value !== 'boolean') throw new CommandInputError('params', TEXTS.paramWrong(command, p.name, expected(p), value));
-    return value;
-  }
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < p.min || value > p.max) {
-    throw new CommandInputError('params', TEXTS.paramWrong(command, p.name, expected(p), value));
-  }
+  if (value === undefined || value === null) throw new CommandInputError('params', TEXTS.paramMissing(command, p.name, expectedOf(p)));
+  if (!paramAccepts(p, value)) throw new CommandInputError('params', TEXTS.paramWrong(command, p.name, expectedOf(p), value));
   return value;
 }
 
@@ -167,11 +168,18 @@ function checkParam(command: string, p: ParamSpec, value: unknown): number | boo
  * The parameters of a command from msg.payload: an object with the table's names (other keys
  * are ignored and never sent), or — for a command with exactly one parameter — the bare value
  * (`16` for set_charging_amps, `true` for set_sentry_mode). Numbers in strings are refused. Commands without parameters
- * ignore the payload (an inject node's timestamp, say).
+ * ignore the payload (an inject node's timestamp, say). A parameter in `fixed` (set in the
+ * node) is taken from there, and the payload is not read for it; when every parameter is
+ * fixed, the payload is ignored.
  */
-export function commandParams(c: CommandSpec, payload: unknown): CommandParams {
+export function commandParams(c: CommandSpec, payload: unknown, fixed: CommandParams = {}): CommandParams {
   const out: Record<string, number | boolean> = {};
-  if (c.params.length === 0) return out;
+  const open: ParamSpec[] = [];
+  for (const p of c.params) {
+    if (fixed[p.name] === undefined) open.push(p);
+    else out[p.name] = checkParam(c.name, p, fixed[p.name]);
+  }
+  if (open.length === 0) return out;
   const isObject = !!payload && typeof payload === 'object' && !Array.isArray(payload);
   if (!isObject) {
     if (c.params.length === 1) {
@@ -181,7 +189,7 @@ export function commandParams(c: CommandSpec, payload: unknown): CommandParams {
     throw new CommandInputError('params', TEXTS.paramsNotObject(c.name, payload));
   }
   const given = payload as Record<string, unknown>;
-  for (const p of c.params) out[p.name] = checkParam(c.name, p, given[p.name]);
+  for (const p of open) out[p.name] = checkParam(c.name, p, given[p.name]);
   return out;
 }
 
@@ -189,14 +197,20 @@ export function commandParams(c: CommandSpec, payload: unknown): CommandParams {
  * Checks an input against the table, before anything is sent. Throws a CommandInputError
  * naming the input at fault: an unknown command; a command that opens the car without
  * allowUnlock; a missing, mistyped or out-of-range parameter; no VIN, or a VIN that is not
- * 17 letters and digits. `vins`: an array or comma list.
+ * 17 letters and digits. `vins`: an array or comma list. `fixedParams`: parameters set in
+ * the node, taken before the payload (see commandParams).
  */
-export function validateCommand(command: unknown, params: unknown, vins: unknown, opts: { allowUnlock: boolean }): ValidCommand {
+export function validateCommand(
+  command: unknown,
+  params: unknown,
+  vins: unknown,
+  opts: { allowUnlock: boolean; fixedParams?: CommandParams },
+): ValidCommand {
   if (command === undefined || command === null || command === '') throw new CommandInputError('command', TEXTS.noCommand());
   const c = typeof command === 'string' ? commandSpec(command.trim()) : undefined;
   if (!c) throw new CommandInputError('command', TEXTS.unknownCommand(command, COMMAND_NAMES));
   if (c.opensCar && opts.allowUnlock !== true) throw new CommandInputError('allowUnlock', TEXTS.unlockNotAllowed(c.name));
-  const body = commandParams(c, params);
+  const body = commandParams(c, params, opts.fixedParams);
   const list = Array.isArray(vins) ? vins : parseList(vins);
   const targets: string[] = [];
   for (const v of list) {

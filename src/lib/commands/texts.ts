@@ -58,6 +58,26 @@ export const TEXTS = {
   integerRange: (min: number, max: number): string => `an integer from ${min} to ${max}`,
   booleanValue: (): string => 'true or false',
 
+  // --- node settings and account (the node sends nothing) ---------------------------------
+  settingVins: (bad: string[]): string =>
+    `vehicle-command: VINs: ${bad.map((v) => shown(v)).join(', ')} ${bad.length === 1 ? 'is' : 'are'} not 17 letters and digits.`,
+  settingCommand: (value: string, known: readonly string[]): string =>
+    `vehicle-command: command ${shown(value)} is not one of ${known.join(', ')} (empty: take msg.command).`,
+  settingParams: (value: unknown): string =>
+    `vehicle-command: params must be an object of the command's parameters; got ${shown(value)}.`,
+  settingParam: (command: string, param: string, expected: string, value: unknown): string =>
+    `vehicle-command: the node's ${param} for ${command} must be ${expected}; got ${shown(value)}.`,
+  settingWake: (value: unknown): string => `vehicle-command: wake must be "never" or "allow"; got ${shown(value)}.`,
+  settingSeconds: (name: string, value: unknown): string =>
+    `vehicle-command: ${name} must be a number of seconds, 0 or more; got ${shown(value)}.`,
+  settingBudget: (value: unknown): string =>
+    `vehicle-command: dailyBudget must be a whole number of billed calls, 0 for no limit; got ${shown(value)}.`,
+  notSending: (problem: string): string => `${problem} Nothing is sent until the node is fixed.`,
+  accountUnusable: (why: string): string => `vehicle-command: ${why}`,
+  noAccount: (): string => 'choose a tesla-account configuration',
+  statusSettings: (): string => 'settings: see the debug sidebar',
+  statusAccount: (): string => 'account not usable',
+
   // --- reasons of the answer states -------------------------------------------------------
   reasonAsleep: (state: string): string =>
     `The car is ${state}; it was not woken (wake is set to never), so nothing was sent.`,

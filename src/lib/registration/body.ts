@@ -106,10 +106,7 @@ const CONFIG_TO_PROPS: Record<string, keyof TelemetryConfigProps> = {
  * `alertTypes`/`preferTyped`) the matching setting. Throws an Error (message fit for the
  * user) for a `msg.config` that is not an object.
  */
-export function mergeSettings(
-  props: TelemetryConfigProps,
-  msg: { vins?: unknown; config?: unknown } | null | undefined,
-): TelemetryConfigProps {
+export function mergeSettings(props: TelemetryConfigProps, msg: { vins?: unknown; config?: unknown } | null | undefined): TelemetryConfigProps {
   const m = msg ?? {};
   const out: TelemetryConfigProps = {
     hostname: props.hostname,

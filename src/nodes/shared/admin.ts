@@ -2,11 +2,14 @@
  * Admin endpoints the editors use: the field catalogue for autocomplete, the telemetry-config
  * presets, a CA check, the telemetry-config preview (the register body and the checks of the
  * dialog's current settings, from the same library code the node runs), the fields a
- * telemetry-config with fieldsFrom "flow" derives from the editor's telemetry-in nodes, and a
- * deployed broker's streaming usage. Registered once per runtime, whichever node module loads
+ * telemetry-config with fieldsFrom "flow" derives from the editor's telemetry-in nodes, a
+ * deployed broker's streaming usage, and the vehicle-command table with the prices of a command
+ * and a wake. Registered once per runtime, whichever node module loads
  * first.
  */
 import { CATALOGUE } from '../../lib/catalogue/index';
+import { COMMANDS } from '../../lib/commands/table';
+import { priceOf } from '../../lib/fleet-api/billing';
 import {
   PRESETS,
   RegisterBody,
@@ -76,6 +79,13 @@ export function registerAdminEndpoints(RED: NodeAPI): void {
   });
   RED.httpAdmin.get('/tesla-fleet-telemetry/presets', RED.auth.needsPermission('telemetry-config.read'), (_req, res) => {
     res.json(PRESETS);
+  });
+  const commands = {
+    commands: COMMANDS.map((c) => ({ name: c.name, params: c.params, opensCar: c.opensCar, confirmedBy: c.confirm?.field ?? null })),
+    price: { command: priceOf('command'), wake: priceOf('wake') },
+  };
+  RED.httpAdmin.get('/tesla-fleet-telemetry/commands', RED.auth.needsPermission('vehicle-command.read'), (_req, res) => {
+    res.json(commands);
   });
   RED.httpAdmin.post('/telemetry-config/ca-info', RED.auth.needsPermission('telemetry-config.read'), (req, res) => {
     try {

@@ -106,8 +106,9 @@
             ca: { value: "", label: _("telemetry-config.label.ca") },
             // Empty for a new node: its dialog starts with the runtime's first preset. With the
             // fields from the flow, a closed node's table may well be empty: the runtime derives
-            // the fields (and names what is wrong) before each call.
+            // the fields (and names what is wrong) before each call. usage sends no config.
             fields: { value: {}, label: _("telemetry-config.label.fields"), validate: function(v, opt) {
+                if (current(this, "action") === "usage") { return true; }
                 if (current(this, "fieldsFrom") === "flow" && !(dialog && dialog.id === this.id)) { return true; }
                 return byRuntime("fields").call(this, v, opt);
             } },

@@ -6,13 +6,7 @@
  * actions) and runRegistrationAction (doctor, ensure, usage).
  */
 import { ValidationError, runAction, summarise } from '../../lib/registration/controller';
-import {
-  RegistrationContext,
-  RegistrationProps,
-  registrationStatus,
-  runRegistrationAction,
-  streamEvidenceOf,
-} from '../../lib/registration/actions';
+import { RegistrationContext, RegistrationProps, registrationStatus, runRegistrationAction, streamEvidenceOf } from '../../lib/registration/actions';
 import { EnsureCap, parseEnsureEvery } from '../../lib/registration/ensure';
 import type { FlowNode, FlowSource } from '../../lib/registration/fields-from-flow';
 import { parseFieldsFrom } from '../../lib/registration/fields-from-flow';
@@ -109,8 +103,7 @@ export = function (RED: NodeAPI): void {
       }
       const client = account?.client ?? null;
       // usage reads the broker only: it needs no account.
-      const accountProblem = (): AccountError =>
-        new AccountError(NODE_TEXTS.noAccount(account ? (account.problem ?? '') : NODE_TEXTS.chooseAccount));
+      const accountProblem = (): AccountError => new AccountError(NODE_TEXTS.noAccount(account ? (account.problem ?? '') : NODE_TEXTS.chooseAccount));
       if (action !== 'usage' && !client) throw accountProblem();
       this.status({ fill: 'yellow', shape: 'ring', text: NODE_TEXTS.working });
       let status: NodeStatus;

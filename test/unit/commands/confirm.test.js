@@ -8,13 +8,14 @@ const assert = require('node:assert/strict');
 const { BrokerConnection } = lib('stream/broker-connection');
 const { FleetApiClient } = lib('fleet-api');
 const { VehicleCommandController } = lib('commands/controller');
+const { BrokerCommandStream } = lib('commands/broker-stream');
 const { startFleetDouble } = require('../../../dev/fleet-double');
 const { createFleetSimulator, DEMO_CARS } = require('../../../dev/simulator');
 const { linkCommands } = require('../../../dev/start');
 const { startBroker } = require('../../support/broker');
 const { recordingSink } = require('../../support/sink');
 const { fakeClock } = require('../../support/clock');
-const { CLIENT_ID, VIN, VIN2, carData, defaults, setup, until, manualStream, brokerStream } = require('./support');
+const { CLIENT_ID, VIN, VIN2, carData, defaults, setup, until, manualStream } = require('./support');
 
 const SEC = 1000;
 
@@ -55,8 +56,8 @@ describe('vehicle-command confirmation', function () {
 
     it('no confirming value: verified false exactly verify seconds later, not before', async function () {
       await start({ verifyMs: 30 * SEC });
-      // A value seen before the command was sent is no confirmation.
-      stream.emit(VIN, 'Locked', true, h.clock.t);
+      // The car state says unlocked when the command is sent.
+      stream.emit(VIN, 'Locked', false, h.clock.t);
       const pending = h.ctl.handle({ command: 'door_lock', vin: VIN });
       await until(() => h.ctl.pendingTimers() === 1, 'the confirmation wait');
       h.clock.advance(30 * SEC - 1);
@@ -65,6 +66,48 @@ describe('vehicle-command confirmation', function () {
       h.clock.advance(1);
       const [p] = await pending;
       assert.deepEqual([p.state, p.ok, p.verified, p.verifiedAt], ['done', true, false, null]);
+    });
+
+    it('done, and the car state already held the value when the command was sent: verified true at once (the car sends nothing new)', async function () {
+      await start();
+      stream.set(VIN, 'Locked', true);
+      stream.set(VIN2, 'ChargeLimitSoc', 60);
+      const sentAt = h.clock.t;
+      const hung = h.d.failNext('/command/', { hang: true });
+      const pending = h.ctl.handle({ command: 'door_lock', vin: VIN });
+      await hung.arrived;
+      h.clock.advance(1500); // the answer comes 1.5 s after the send
+      hung.release();
+      const [p] = await pending;
+      assert.deepEqual([p.state, p.ok, p.verified], ['done', true, true]);
+      assert.equal(p.verifiedAt, sentAt + 1500, 'verifiedAt: the time of the answer');
+      assert.equal(h.ctl.pendingTimers(), 0, 'no wait for the stream');
+      assert.equal(h.commandCalls().length, 1, 'the command was still sent');
+      // Typed enum values in the car state confirm alike.
+      stream.set(VIN, 'SentryMode', 'SentryModeStateArmed');
+      const [q] = await h.ctl.handle({ command: 'set_sentry_mode', payload: { on: true }, vin: VIN });
+      assert.deepEqual([q.state, q.verified, q.verifiedAt], ['done', true, h.clock.t]);
+      // Another car's value, another field's value, or a different value is no confirmation.
+      stream.set(VIN, 'BatteryLevel', 60);
+      stream.set(VIN, 'ChargeLimitSoc', 61);
+      const waiting = h.ctl.handle({ command: 'set_charge_limit', payload: { percent: 60 }, vin: VIN });
+      await until(() => h.ctl.pendingTimers() === 1, 'the confirmation wait');
+      h.clock.advance(60 * SEC);
+      const [r] = await waiting;
+      assert.deepEqual([r.state, r.verified, r.verifiedAt], ['done', false, null]);
+    });
+
+    it('the car state is read when the command is sent: a value that only reaches it later (not live) does not confirm', async function () {
+      await start({ verifyMs: 20 * SEC });
+      const hung = h.d.failNext('/command/', { hang: true });
+      const pending = h.ctl.handle({ command: 'door_lock', vin: VIN });
+      await hung.arrived;
+      stream.set(VIN, 'Locked', true); // a retained re-delivery, say: not a live message
+      hung.release();
+      await until(() => h.ctl.pendingTimers() === 1, 'the confirmation wait');
+      h.clock.advance(20 * SEC);
+      const [p] = await pending;
+      assert.deepEqual([p.state, p.verified], ['done', false]);
     });
 
     it('a live value that arrives while the command is in flight confirms (listened for before sending)', async function () {
@@ -159,7 +202,7 @@ describe('vehicle-command confirmation', function () {
       broker = await startBroker();
       conn = new BrokerConnection({ url: broker.url, topicBase: 'telemetry', reconnectPeriodMs: 200 });
       const connected = new Promise((resolve) => conn.on('state', (s) => s === 'connected' && resolve()));
-      stream = brokerStream(conn);
+      stream = new BrokerCommandStream(conn);
       await connected;
       sim = createFleetSimulator({
         url: broker.url,

@@ -1,8 +1,8 @@
 'use strict';
 const { lib } = require('../../support/paths');
 // Shared set-up of the vehicle-command tests: the HTTPS Fleet API double, a real FleetApiClient
-// through the proxy path, the controller on a fake clock, and two stream implementations
-// (from a real BrokerConnection, and a manual one for timing cases).
+// through the proxy path, the controller on a fake clock, and a stream driven by the test for
+// timing cases (the stream from a real BrokerConnection is the core's BrokerCommandStream).
 const { FleetApiClient } = lib('fleet-api');
 const { VehicleCommandController } = lib('commands/controller');
 const { startFleetDouble, SAMPLE_DATA } = require('../../../dev/fleet-double');
@@ -111,34 +111,6 @@ function manualStream() {
   };
 }
 
-/**
- * The stream from a real BrokerConnection: live data messages to the listeners, and the
- * latest value of every field seen (retained ones too) as the car state.
- */
-function brokerStream(conn) {
-  const listeners = new Set();
-  const state = new Map();
-  const user = {
-    onMessage(d) {
-      if (d.kind !== 'data') return;
-      state.set(`${d.vin}/${d.name}`, d.payload);
-      if (!d.live) return;
-      for (const l of [...listeners]) l(d.vin, d.name, d.payload, d.receivedAt);
-    },
-    onBadInput() {},
-    onConnection() {},
-  };
-  conn.register(user);
-  return {
-    onLive(l) {
-      listeners.add(l);
-      return () => listeners.delete(l);
-    },
-    current: (vin, field) => state.get(`${vin}/${field}`),
-    close: () => conn.deregister(user),
-  };
-}
-
 module.exports = {
   CLIENT_ID,
   CLIENT_SECRET,
@@ -151,5 +123,4 @@ module.exports = {
   setup,
   until,
   manualStream,
-  brokerStream,
 };

@@ -155,6 +155,20 @@ describe('vehicle-command table', function () {
     assert.deepEqual(commandBody(sentry.spec, sentry.params), { on: false });
   });
 
+  it('takes parameters set in the node before msg.payload: a fixed one is never read from the payload, and is checked too', function () {
+    const fixed = (params) => ({ allowUnlock: false, fixedParams: params });
+    // Every parameter fixed: the payload (an inject timestamp, an object) is ignored.
+    assert.deepEqual(validateCommand('set_charge_limit', 1733212800000, [VIN], fixed({ percent: 80 })).params, { percent: 80 });
+    assert.deepEqual(validateCommand('set_charge_limit', { percent: 55 }, [VIN], fixed({ percent: 80 })).params, { percent: 80 });
+    assert.deepEqual(validateCommand('set_sentry_mode', 'on', [VIN], fixed({ on: false })).params, { on: false });
+    // None fixed (or another command's): from the payload, as always.
+    assert.deepEqual(validateCommand('set_charging_amps', 16, [VIN], fixed({})).params, { charging_amps: 16 });
+    assert.deepEqual(validateCommand('set_charging_amps', 16, [VIN], fixed({ percent: 80 })).params, { charging_amps: 16 });
+    const e = fault('set_charge_limit', undefined, [VIN], fixed({ percent: 49 }));
+    assert.equal(e.input, 'params');
+    assert.match(e.message, /percent must be an integer from 50 to 100; got 49/);
+  });
+
   it('reads "already so" from result:false reasons as whole words, per command', function () {
     const said = (text) => `car could not execute command: ${text}`;
     assert.equal(meansAlready(commandSpec('charge_start'), said('is_charging')), true);
