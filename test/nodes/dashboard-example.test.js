@@ -34,7 +34,8 @@ function exampleFlow(url) {
     if (n.type === 'catch' && n.scope.includes(usage)) continue;
     if (n.type === 'tab' || n.type === 'telemetry-in' || n.type === 'function' || n.type === 'catch') out.push({ ...n });
     else if (n.type === 'telemetry-broker') out.push({ ...n, url, persist: false, reconnectPeriod: 0.2 });
-    else if (n.z && (n.type.startsWith('ui-') || n.type === 'vehicle-command')) out.push({ id: n.id, z: n.z, type: 'helper', name: n.name, wires: n.wires || [] });
+    else if (n.z && (n.type.startsWith('ui-') || n.type === 'vehicle-command'))
+      out.push({ id: n.id, z: n.z, type: 'helper', name: n.name, wires: n.wires || [] });
   }
   return out;
 }
