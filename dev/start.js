@@ -14,7 +14,8 @@
  *   await h.stop();
  * Node-RED's runtime can be initialised once per process: call start() once.
  *
- * Our package is loaded through `nodesDir` = the repository root (see dev/settings.js).
+ * Our package is loaded through `nodesDir` = the repository root (see dev/settings.js); the
+ * FlowFuse Dashboard 2 devDependency (example 07's page, /dashboard) from node_modules.
  * On first start (no flows file in the user directory) the demo flow is written: the
  * examples, each on its own tab, and a "commands" tab (set the first simulated car's charge
  * limit; the answer shows verified: true once the car's stream shows it), sharing one broker
@@ -34,6 +35,13 @@ const { createFleetSimulator, DEMO_CARS } = require('./simulator');
 const REPO = path.resolve(__dirname, '..');
 const EXAMPLES_DIR = path.join(REPO, 'examples');
 const PKG = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8'));
+
+/** The dashboard package example 07 is built with (a devDependency: the demo serves /dashboard). */
+const DASHBOARD_MODULE = '@flowfuse/node-red-dashboard';
+/** Leaflet's browser files, served to the dashboard's map at this path (no internet needed). */
+const LEAFLET_PATH = '/vendor/leaflet';
+/** Dev only: the Fleet API double's command calls, as JSON (the browser test reads them). */
+const DOUBLE_COMMANDS_PATH = '/dev/fleet-double/commands';
 
 /** Fixed ids of the demo's config nodes, so later starts can re-point them. */
 const DEMO_IDS = Object.freeze({ broker: 'de00000000000b01', account: 'de00000000000a01', mqttBroker: 'de00000000000c01' });
@@ -87,6 +95,24 @@ function trackSockets(server) {
     s.on('close', () => sockets.delete(s));
   });
   return sockets;
+}
+
+/** The folder of an installed package (resolved from the repository), or null. */
+function packageDir(name) {
+  try {
+    return path.dirname(require.resolve(`${name}/package.json`, { paths: [REPO] }));
+  } catch {
+    return null;
+  }
+}
+
+/** Dashboard 2 node types (ui-base, ui-page, ui-template, …). */
+const isDashboardType = (type) => typeof type === 'string' && type.startsWith('ui-');
+
+/** The path of the first dashboard (ui-base) in a flow, or null. */
+function dashboardPath(nodes) {
+  const base = nodes.find((n) => n.type === 'ui-base');
+  return base ? base.path || '/dashboard' : null;
 }
 
 /** dev/fleet-double.js is written separately; start without it when it is missing. */
@@ -236,14 +262,17 @@ function demoCommandsTab(vin) {
  * into the two demo ones, and demo timings (stale after 1 min, poll every 30 s) so that the
  * fallback runs within the simulator's few-minute cycle; the commands tab (demoCommandsTab)
  * after them. Without a Fleet API (a real broker, or no double) the examples that need an
- * account, and the commands tab, are left out: they would only log errors.
+ * account, and the commands tab, are left out: they would only log errors. Without the
+ * dashboard package (`dashboard: false`) the examples built with it are left out: a node type
+ * Node-RED does not know keeps every flow from starting.
  */
-function buildDemoFlow({ brokerUrl, topicBase = 'telemetry', fleetApi = null, vins = [], staleAfter = 1, pollInterval = 0.5, examples } = {}) {
+function buildDemoFlow({ brokerUrl, topicBase = 'telemetry', fleetApi = null, vins = [], staleAfter = 1, pollInterval = 0.5, dashboard = true, examples } = {}) {
   const out = [];
   let mqttBroker = null;
   for (const { file, nodes } of examples || readExamples()) {
     // Without an API to talk to, leave out the examples that need an account (import them later).
     if (!fleetApi && nodes.some((n) => n.type === 'tesla-account')) continue;
+    if (!dashboard && nodes.some((n) => isDashboardType(n.type))) continue;
     const map = new Map();
     for (const n of nodes) {
       if (n.type === 'telemetry-broker') map.set(n.id, DEMO_IDS.broker);
@@ -297,7 +326,7 @@ function writeFileAtomic(file, text) {
  * Write the demo flow on first start; otherwise re-point the demo's config nodes.
  * Returns {deployed: 'demo' | 'updated' | 'kept', flowFile}.
  */
-function prepareFlows({ settings, brokerUrl, topicBase, fleetApi, credentials, vins, reset, log }) {
+function prepareFlows({ settings, brokerUrl, topicBase, fleetApi, credentials, vins, reset, dashboard = true, log }) {
   const userDir = settings.userDir;
   fs.mkdirSync(userDir, { recursive: true });
   const flowFile = path.join(userDir, settings.flowFile || 'flows.json');
@@ -308,7 +337,7 @@ function prepareFlows({ settings, brokerUrl, topicBase, fleetApi, credentials, v
   const secret = settings.credentialSecret;
 
   if (!fs.existsSync(flowFile)) {
-    const flows = buildDemoFlow({ brokerUrl, topicBase, fleetApi, vins });
+    const flows = buildDemoFlow({ brokerUrl, topicBase, fleetApi, vins, dashboard });
     writeFileAtomic(flowFile, JSON.stringify(flows, null, 4));
     const creds = credentials ? { [DEMO_IDS.account]: credentials } : {};
     writeFileAtomic(credFile, JSON.stringify(encryptCredentials(secret, creds), null, 4));
@@ -374,8 +403,9 @@ function prepareFlows({ settings, brokerUrl, topicBase, fleetApi, credentials, v
  *   fleetApi   false: no Fleet API double
  *   quiet      Node-RED logs warnings only; log: function for our own lines (default console.log)
  *   settings   extra Node-RED settings (merged over dev/settings.js)
- * Resolves with {editorUrl, dashboardUrl, usageUrl, brokerUrl, topicBase, fleetApi, userDir, flowFile,
- * deployed, vins, sim, double, broker, red, server, settings, types: {loaded, missing}, stop()}.
+ * Resolves with {editorUrl, dashboardUrl (null when the flows have no dashboard), tableUrl,
+ * usageUrl, brokerUrl, topicBase, fleetApi, userDir, flowFile, deployed, vins, sim, double,
+ * broker, red, server, settings, types: {loaded, missing}, dashboard: {module, loaded}, stop()}.
  */
 async function start(options = {}) {
   const log = options.log || ((...a) => console.log(...a));
@@ -478,6 +508,11 @@ async function start(options = {}) {
     settings.uiHost = host;
     if (options.userDir) settings.userDir = path.resolve(options.userDir);
     if (options.quiet) settings.logging = { console: { level: 'warn', metrics: false, audit: false } };
+    // Dashboard 2 (example 07) is found in the repository's node_modules beside Node-RED. With
+    // another Node-RED install (NODE_RED_MODULE) that walk misses it: name its folder instead.
+    const dashboardDir = packageDir(DASHBOARD_MODULE);
+    if (!dashboardDir) log(`note: ${DASHBOARD_MODULE} is not installed: the demo runs without example 07's dashboard (npm install)`);
+    else if (process.env.NODE_RED_MODULE) settings.nodesDir = [...[].concat(settings.nodesDir || []), dashboardDir];
     const missingBuild = Object.entries((PKG['node-red'] && PKG['node-red'].nodes) || {})
       .filter(([, file]) => !fs.existsSync(path.join(REPO, file)))
       .map(([type]) => type);
@@ -491,11 +526,14 @@ async function start(options = {}) {
       credentials,
       vins: handles.vins,
       reset: !!options.reset,
+      dashboard: !!dashboardDir,
       log,
     });
     handles.userDir = settings.userDir;
     handles.flowFile = prepared.flowFile;
     handles.deployed = prepared.deployed;
+    const written = readJson(prepared.flowFile, []);
+    const uiPath = dashboardDir ? dashboardPath(Array.isArray(written) ? written : written.flows || []) : null;
 
     // 5. Node-RED, embedded
     // NODE_RED_MODULE: another Node-RED install (.ci/run's Node 22 / Node-RED 5 run).
@@ -504,6 +542,19 @@ async function start(options = {}) {
     const express = require(require.resolve('express', { paths: [path.dirname(redModule)] }));
     const app = express();
     const server = http.createServer(app);
+    // The dashboard's map loads Leaflet from here first (a CDN is its fallback for other installs).
+    const leafletDir = packageDir('leaflet');
+    if (leafletDir) app.use(LEAFLET_PATH, express.static(path.join(leafletDir, 'dist'), { index: false }));
+    if (handles.double) {
+      const calls = handles.double.calls;
+      app.get(DOUBLE_COMMANDS_PATH, (req, res) => {
+        // Records hold no token values (the double redacts them); commands only.
+        res.json(calls.filter((c) => /\/command\/[^/]+$/.test(c.path)).map((c) => ({
+          at: c.at, method: c.method, path: c.path, vin: (/\/vehicles\/([^/]+)\//.exec(c.path) || [])[1] || null,
+          command: c.path.split('/').pop(), body: c.body, status: c.status,
+        })));
+      });
+    }
     const sockets = trackSockets(server);
     settings.uiPort = options.port === undefined ? settings.uiPort || 1880 : options.port;
     RED.init(server, settings);
@@ -517,7 +568,8 @@ async function start(options = {}) {
     await RED.start();
     cleanups.push(() => RED.stop());
     handles.editorUrl = `http://${host}:${port}/`;
-    handles.dashboardUrl = `http://${host}:${port}/fleet`;
+    handles.tableUrl = `http://${host}:${port}/fleet`;
+    handles.dashboardUrl = uiPath ? `http://${host}:${port}${uiPath}` : null;
     handles.usageUrl = `http://${host}:${port}/telemetry-usage`;
 
     // 6. did our node types load?
@@ -531,6 +583,7 @@ async function start(options = {}) {
       else if (set.enabled !== false) for (const t of set.types || []) loaded.add(t);
     }
     handles.types = { loaded: [...loaded], missing: expected.filter((t) => !loaded.has(t)), errors };
+    handles.dashboard = { module: DASHBOARD_MODULE, loaded: list.some((set) => set.module === DASHBOARD_MODULE && !set.err && set.enabled !== false) };
     return handles;
   } catch (err) {
     await stop();
@@ -544,8 +597,10 @@ function printSummary(h, log = console.log) {
     'Tesla Fleet Telemetry for Node-RED: dev setup',
     `  Node-RED editor    ${h.editorUrl}`,
   ];
-  if (h.sim) lines.push(`  Fleet dashboard    ${h.dashboardUrl}  (example 01)`);
+  if (h.dashboardUrl) lines.push(`  Fleet dashboard    ${h.dashboardUrl}  (example 07${h.dashboard.loaded ? '' : `; WARNING: ${h.dashboard.module} not loaded`})`);
+  if (h.sim) lines.push(`  Fleet table        ${h.tableUrl}  (example 01)`);
   lines.push(`  Streaming cost     ${h.usageUrl}  (example 06)`);
+  if (h.double) lines.push(`  Command log        ${h.editorUrl.replace(/\/$/, '')}${DOUBLE_COMMANDS_PATH}  (the double's command calls, JSON)`);
   lines.push(
     `  MQTT broker        ${h.brokerUrl}${h.broker ? '  (embedded aedes)' : '  (external)'}, topic base "${h.topicBase}"`,
   );
@@ -690,6 +745,9 @@ async function main() {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
-module.exports = { start, linkCommands, buildDemoFlow, demoCommandsTab, readExamples, prepareFlows, parseArgs, printSummary, startEmbeddedBroker, DEMO_IDS, encryptCredentials, decryptCredentials };
+module.exports = {
+  start, linkCommands, buildDemoFlow, demoCommandsTab, readExamples, prepareFlows, parseArgs, printSummary, startEmbeddedBroker, DEMO_IDS,
+  encryptCredentials, decryptCredentials, DOUBLE_COMMANDS_PATH, LEAFLET_PATH,
+};
 
 if (require.main === module) main();

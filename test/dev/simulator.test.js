@@ -513,6 +513,8 @@ describe('dev/simulator', function () {
 
 const EXAMPLES = path.join(ROOT, 'examples');
 const OUR_TYPES = new Set(['telemetry-broker', 'tesla-account', 'telemetry-in', 'vehicle-data', 'telemetry-config', 'vehicle-command']);
+/** FlowFuse Dashboard 2's node types (example 07); its package is a devDependency. */
+const DASHBOARD_TYPES = new Set(Object.keys(require('@flowfuse/node-red-dashboard/package.json')['node-red'].nodes));
 const CORE_TYPES = new Set([
   'tab', 'group', 'junction', 'comment', 'inject', 'debug', 'complete', 'catch', 'status', 'link in', 'link out',
   'link call', 'function', 'switch', 'change', 'range', 'template', 'delay', 'trigger', 'exec', 'filter', 'rbe',
@@ -522,7 +524,7 @@ const CORE_TYPES = new Set([
 /** The config node type a node's `broker` names (Node-RED's mqtt-broker holds a host name there). */
 const BROKER_OF = { 'mqtt in': 'mqtt-broker', 'mqtt out': 'mqtt-broker', 'mqtt-broker': null };
 /** Properties that hold node ids (a reference may equal an id; nothing else may). */
-const REF_PROPS = new Set(['id', 'z', 'g', 'wires', 'links', 'scope', 'broker', 'account', 'nodes']);
+const REF_PROPS = new Set(['id', 'z', 'g', 'wires', 'links', 'scope', 'broker', 'account', 'nodes', 'ui', 'page', 'group', 'theme']);
 /** Flow-JSON properties every flow sets on our nodes (docs/message-contract.md "Node types"). */
 const CONTRACT_PROPS = {
   'telemetry-broker': ['url', 'topicBase', 'clientId', 'ca', 'sharedGroup'],
@@ -532,6 +534,8 @@ const CONTRACT_PROPS = {
   'telemetry-config': ['account', 'hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'action', 'broker', 'ensureEvery', 'fieldsFrom', 'defaultInterval'],
   'vehicle-command': ['account', 'broker', 'vins', 'command', 'wake', 'allowUnlock', 'minInterval', 'verify', 'dailyBudget'],
 };
+/** Dashboard 2 references: widget → group → page → base and theme (an empty one is unused). */
+const UI_REFS = { group: 'ui-group', page: 'ui-page', ui: 'ui-base', theme: 'ui-theme' };
 
 function* stringsIn(v) {
   if (typeof v === 'string') yield v;
@@ -549,7 +553,7 @@ function checkFlow(nodes, label) {
     ids.set(n.id, n);
   }
   for (const n of nodes) {
-    assert.ok(OUR_TYPES.has(n.type) || CORE_TYPES.has(n.type), `${label}: node type ${n.type}`);
+    assert.ok(OUR_TYPES.has(n.type) || CORE_TYPES.has(n.type) || DASHBOARD_TYPES.has(n.type), `${label}: node type ${n.type}`);
     for (const [k, v] of Object.entries(n)) {
       if (REF_PROPS.has(k)) continue;
       for (const s of stringsIn(v)) assert.ok(!ids.has(s), `${label}: ${n.type} ${n.id}.${k} equals a node id (${s})`);
@@ -560,6 +564,9 @@ function checkFlow(nodes, label) {
     if (n.broker && brokerType) assert.equal(ids.get(n.broker)?.type, brokerType, `${label}: ${n.id}.broker`);
     if (n.account) assert.equal(ids.get(n.account)?.type, 'tesla-account', `${label}: ${n.id}.account`);
     for (const t of n.scope || []) assert.ok(ids.has(t), `${label}: ${n.id}.scope`);
+    if (DASHBOARD_TYPES.has(n.type)) {
+      for (const [k, type] of Object.entries(UI_REFS)) if (n[k]) assert.equal(ids.get(n[k])?.type, type, `${label}: ${n.type} ${n.id}.${k}`);
+    }
     for (const p of CONTRACT_PROPS[n.type] || []) assert.ok(p in n, `${label}: ${n.type} has ${p}`);
     if (n.type === 'function') assert.doesNotThrow(() => new Function('msg', 'node', 'context', 'flow', 'global', 'env', 'RED', n.func), `${label}: ${n.name} compiles`);
     if (n.type === 'switch' || n.type === 'function') assert.equal(n.wires.length, n.outputs, `${label}: ${n.id} outputs`);
@@ -578,6 +585,7 @@ describe('examples/', function () {
       '04 alerts and errors.json',
       '05 solar surplus charging.json',
       '06 what my telemetry costs.json',
+      '07 fleet dashboard.json',
       '08 home assistant entities.json',
     ]);
     const all = new Set();
@@ -649,6 +657,31 @@ describe('examples/', function () {
     const vc08 = ha.find((n) => n.type === 'vehicle-command');
     assert.deepEqual([vc08.wake, vc08.allowUnlock, vc08.minInterval, vc08.command], ['never', false, 60, ''], 'never wakes the car, coalesces');
   });
+
+  it('07 fleet dashboard: one Dashboard 2 at /dashboard; commands never wake, within a budget; the widgets send only what the user did', function () {
+    const nodes = JSON.parse(fs.readFileSync(path.join(EXAMPLES, '07 fleet dashboard.json'), 'utf8'));
+    const of = (type) => nodes.filter((n) => n.type === type);
+    assert.deepEqual(of('ui-base').map((n) => n.path), ['/dashboard']);
+    assert.equal(of('ui-page').length, 1);
+    assert.ok(of('ui-template').length >= 2 && of('ui-chart').length >= 1 && of('ui-text').length >= 1);
+    // a template passing its input through would send every fleet update on as a command
+    for (const t of of('ui-template')) assert.equal(t.passthru, false, `${t.name}: passthru off`);
+    const [cmd] = of('vehicle-command');
+    assert.ok(cmd, 'a vehicle-command node');
+    assert.equal(cmd.wake, 'never');
+    assert.equal(cmd.allowUnlock, false);
+    assert.equal(cmd.command, '', 'the command comes with each message');
+    assert.ok(Number.isInteger(cmd.dailyBudget) && cmd.dailyBudget > 0, 'a daily budget');
+    assert.ok(cmd.broker && cmd.verify > 0, 'confirmed on the stream');
+    // the only way into vehicle-command is the function that checks the page's input
+    const into = nodes.filter((n) => (n.wires || []).some((out) => out.includes(cmd.id)));
+    assert.deepEqual(into.map((n) => [n.type, n.name]), [['function', 'page → command']]);
+    const usage = of('telemetry-config');
+    assert.deepEqual(usage.map((n) => [n.action, !!n.broker]), [['usage', true]]);
+    const tin = of('telemetry-in')[0];
+    assert.equal(tin.mode, 'vehicle');
+    assert.ok(['metric', 'car'].includes(tin.units), `units ${tin.units}`);
+  });
 });
 
 describe('dev/start.js demo flow', function () {
@@ -704,6 +737,15 @@ describe('dev/start.js demo flow', function () {
     assert.deepEqual(flow.filter((n) => n.type === 'telemetry-config').map((n) => [n.action, n.account]), [['usage', '']]);
     assert.deepEqual(flow.filter((n) => n.type === 'telemetry-broker').map((n) => [n.url, n.topicBase]), [['mqtt://192.168.1.2:1883', 'tele/metry']]);
     assert.ok(flow.some((n) => n.type === 'telemetry-in'));
+  });
+
+  it('leaves out the dashboard example when the dashboard package is not installed (an unknown type stops every flow)', function () {
+    const flow = buildDemoFlow({ brokerUrl: 'mqtt://127.0.0.1:1884', topicBase: 'telemetry', fleetApi, vins, dashboard: false });
+    checkFlow(flow, 'demo without dashboard');
+    assert.equal(flow.filter((n) => n.type.startsWith('ui-')).length, 0);
+    assert.ok(flow.some((n) => n.type === 'telemetry-config'), 'the other examples stay');
+    const withIt = buildDemoFlow({ brokerUrl: 'mqtt://127.0.0.1:1884', topicBase: 'telemetry', fleetApi, vins });
+    assert.deepEqual(withIt.filter((n) => n.type === 'ui-base').map((n) => n.path), ['/dashboard']);
   });
 
   it('writes the demo on first start and re-points its config nodes later, credentials encrypted', function () {

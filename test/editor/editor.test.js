@@ -25,14 +25,12 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
-const { chromium } = require('playwright-core');
 const { DEMO_CARS } = require('../../dev/simulator');
+const { startApp, stopApp, launchChromium, CHROMIUM } = require('../support/app');
 
 const REPO = ROOT;
 const RESULTS = path.join(REPO, 'test-results');
 const EXAMPLES_DIR = path.join(REPO, 'examples');
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const MODULE = JSON.parse(fs.readFileSync(path.join(REPO, 'package.json'), 'utf8')).name;
 const VINS = DEMO_CARS.map((c) => c.vin);
 const FLOW_TYPES = ['telemetry-in', 'vehicle-data', 'telemetry-config', 'vehicle-command'];
@@ -90,48 +88,6 @@ function readExamples() {
     });
 }
 
-/** Start `node dev/start.js` in a child process; resolves once it printed its summary. */
-function startApp(userDir, log) {
-  const args = ['dev/start.js', '--port', '0', '--mqtt-port', '0', '--user-dir', userDir, '--reset', '--quiet'];
-  const child = spawn(process.execPath, args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  child.stdout.on('data', (d) => { out += d; log.push(String(d)); });
-  child.stderr.on('data', (d) => log.push(String(d)));
-  const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`dev/start.js printed no summary within 60 s:\n${log.join('')}`)), 60000);
-    const check = () => {
-      if (!/Press Ctrl-C to stop/.test(out)) return;
-      clearTimeout(timer);
-      child.stdout.removeListener('data', check);
-      const editor = /Node-RED editor\s+(http:\/\/\S+)/.exec(out);
-      const broker = /MQTT broker\s+(mqtt:\/\/\S+)/.exec(out);
-      if (!editor || !broker) return reject(new Error(`unexpected summary:\n${out}`));
-      if (/WARNING\s+node types not loaded/.test(out)) return reject(new Error(`node types missing:\n${out}`));
-      resolve({ editorUrl: editor[1], brokerUrl: broker[1] });
-    };
-    child.stdout.on('data', check);
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`dev/start.js exited (${code ?? signal}) before it was ready:\n${log.join('')}`));
-    });
-  });
-  return { child, exited, ready };
-}
-
-async function stopApp(app) {
-  if (!app || app.child.exitCode !== null || app.child.signalCode !== null) return null;
-  app.child.kill('SIGINT'); // as Ctrl-C: start.js stops Node-RED, simulator, broker and double
-  let timer;
-  const done = await Promise.race([app.exited, new Promise((r) => { timer = setTimeout(() => r(null), 15000); })]);
-  clearTimeout(timer);
-  if (!done) {
-    app.child.kill('SIGKILL');
-    await app.exited;
-  }
-  return done;
-}
-
 // ---------------------------------------------------------------------------------------------
 
 describe('editor in a browser (npm start + Chromium)', function () {
@@ -154,15 +110,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
     assert.ok(fs.existsSync(path.join(REPO, 'nodes', 'telemetry-in.js')), 'not built: run `npm run build` first');
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tesla-editor-test-'));
     app = startApp(userDir, appLog);
-    [urls, browser] = await Promise.all([
-      app.ready,
-      chromium.launch({
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-          '--no-first-run', '--disable-sync', '--disable-quic'],
-      }),
-    ]);
+    [urls, browser] = await Promise.all([app.ready, launchChromium()]);
     const context = await browser.newContext({ viewport: { width: 1600, height: 1000 } });
     context.setDefaultTimeout(SHORT);
     page = await context.newPage();
@@ -587,7 +535,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
   });
 
   it('imports each example through Import ▸ Examples', async function () {
-    assert.deepEqual(examples.map((ex) => ex.label.slice(0, 2)), ['01', '02', '03', '04', '05', '06', '08']);
+    assert.deepEqual(examples.map((ex) => ex.label.slice(0, 2)), ['01', '02', '03', '04', '05', '06', '07', '08']);
     for (const ex of examples) {
       await page.locator('#red-ui-header-button-sidemenu').click();
       await page.locator('#menu-item-import').click();
