@@ -40,7 +40,7 @@ import { priceOf } from '../fleet-api/billing';
 import type { CommandAnswer } from '../fleet-api/client';
 import { isFleetApiError } from '../fleet-api/errors';
 import type { CarMessage } from '../common/messages';
-import type { NodeStatus, StatusSink } from '../common/status';
+import { NodeStatus, StatusOnChange, StatusSink } from '../common/status';
 import { parseList } from '../common/util';
 import {
   CommandParams,
@@ -238,7 +238,7 @@ export class VehicleCommandController {
   private unsubscribeStream: (() => void) | null = null;
   private unsubscribeMeter: (() => void) | null = null;
   private last: { vin: string; command: string; state: CommandState } | null = null;
-  private lastStatus = '';
+  private statusOut: StatusOnChange | null = null;
   /** Inputs, invalid inputs, and answers by state, since start. */
   readonly counts: Record<CommandState | 'inputs' | 'invalid', number> = {
     inputs: 0,
@@ -634,15 +634,7 @@ export class VehicleCommandController {
 
   private updateStatus(): void {
     if (this.stopped) return;
-    const s = this.status();
-    const key = `${s.fill}|${s.shape}|${s.text}`;
-    if (key === this.lastStatus) return;
-    this.lastStatus = key;
-    try {
-      this.sink.status(s);
-    } catch {
-      // A failing status update must not break a command.
-    }
+    (this.statusOut ??= new StatusOnChange(this.sink)).set(this.status());
   }
 
   private warn(text: string): void {

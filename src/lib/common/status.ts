@@ -14,6 +14,26 @@ export interface StatusSink {
   status(s: NodeStatus): void;
 }
 
+/**
+ * Passes a status on only when it differs from the last one passed (timers and meters ask for
+ * it often); a sink that throws is ignored: a status update must never break the work.
+ */
+export class StatusOnChange {
+  private last = '';
+  constructor(private readonly sink: StatusSink) {}
+
+  set(s: NodeStatus): void {
+    const key = `${s.fill}|${s.shape}|${s.text}`;
+    if (key === this.last) return;
+    this.last = key;
+    try {
+      this.sink.status(s);
+    } catch {
+      // nothing to do: the next change tries again
+    }
+  }
+}
+
 const MAX_DETAIL = 48;
 
 /** Shorten a detail for a status text. */

@@ -23,7 +23,7 @@ import type { BillingMeter } from '../fleet-api/billing';
 import { formatCost, isBilled, localDay } from '../fleet-api/billing';
 import type { FreshnessEvent, Watcher } from '../stream/freshness';
 import { CarMessage, fieldMessage, snapshotMessage, statusMessage } from '../common/messages';
-import { NodeStatus, StatusSink, shortText } from '../common/status';
+import { NodeStatus, StatusOnChange, StatusSink, shortText } from '../common/status';
 import { CarUnits, UnitConverter, UnitsChoice } from '../catalogue/units';
 import { apiMessages } from './vehicle-data-map';
 
@@ -438,14 +438,10 @@ export class VehicleDataController {
     return { fill: 'grey', shape: 'ring', text: `idle · ${cost}` };
   }
 
-  private lastStatus = '';
+  private statusOut: StatusOnChange | null = null;
   private updateStatus(): void {
     if (this.stopped) return;
-    const s = this.status();
-    const key = `${s.fill}|${s.shape}|${s.text}`;
-    if (key === this.lastStatus) return;
-    this.lastStatus = key;
-    this.sink.status(s);
+    (this.statusOut ??= new StatusOnChange(this.sink)).set(this.status());
   }
 }
 
