@@ -162,10 +162,14 @@ function remapRefs(value, map) {
   return value;
 }
 
+/**
+ * The demo's broker. `persist`: its car state is kept in <userDir>/tesla-fleet-telemetry/
+ * (`.node-red/` by default), so a second `npm start` shows the cars at once, with their ages.
+ */
 function demoBrokerNode({ brokerUrl, topicBase }) {
   return {
     id: DEMO_IDS.broker, type: 'telemetry-broker', name: 'demo broker', url: brokerUrl, topicBase,
-    clientId: '', ca: '', sharedGroup: '', clean: true, reconnectPeriod: 5,
+    clientId: '', ca: '', sharedGroup: '', clean: true, reconnectPeriod: 5, persist: true,
   };
 }
 

@@ -522,10 +522,10 @@ const CORE_TYPES = new Set([
 /** Properties that hold node ids (a reference may equal an id; nothing else may). */
 const REF_PROPS = new Set(['id', 'z', 'g', 'wires', 'links', 'scope', 'broker', 'account', 'nodes']);
 const DESIGN_PROPS = {
-  'telemetry-broker': ['url', 'topicBase', 'clientId', 'ca', 'sharedGroup'],
+  'telemetry-broker': ['url', 'topicBase', 'clientId', 'ca', 'sharedGroup', 'persist'],
   'tesla-account': ['region', 'proxyUrl', 'proxyCa', 'tokenUrl', 'domain'],
-  'telemetry-in': ['broker', 'vins', 'fields', 'mode', 'staleAfter', 'retained'],
-  'vehicle-data': ['account', 'broker', 'vins', 'mode', 'auto', 'staleAfter', 'pollInterval', 'endpoints', 'dailyBudget'],
+  'telemetry-in': ['broker', 'vins', 'fields', 'mode', 'staleAfter', 'retained', 'units'],
+  'vehicle-data': ['account', 'broker', 'vins', 'mode', 'auto', 'staleAfter', 'pollInterval', 'endpoints', 'dailyBudget', 'units'],
   'telemetry-config': ['account', 'hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'action'],
 };
 
@@ -616,7 +616,7 @@ describe('dev/start.js demo flow', function () {
     assert.equal(flow.filter((n) => n.type === 'tab').length, 4);
     const brokers = flow.filter((n) => n.type === 'telemetry-broker');
     const accounts = flow.filter((n) => n.type === 'tesla-account');
-    assert.deepEqual(brokers.map((n) => [n.id, n.url]), [[DEMO_IDS.broker, 'mqtt://127.0.0.1:1884']]);
+    assert.deepEqual(brokers.map((n) => [n.id, n.url, n.persist]), [[DEMO_IDS.broker, 'mqtt://127.0.0.1:1884', true]]);
     assert.deepEqual(accounts.map((n) => [n.id, n.proxyUrl, n.tokenUrl, n.fleetApiUrl, n.proxyCa]), [
       [DEMO_IDS.account, fleetApi.proxyUrl, fleetApi.tokenUrl, fleetApi.url, fleetApi.ca],
     ]);
