@@ -1,22 +1,23 @@
 'use strict';
 const { ROOT } = require('../support/paths');
-// `npm start`, Ctrl-C, `npm start` again: the demo's broker keeps the car state in the demo's user
-// directory, so the second start shows every car on the /fleet page at once (example 01), with
-// the values and the updatedAt times saved when the first run stopped. The second run has no
-// simulator: nothing live arrives, so whatever the page shows was restored.
+// `npm start`, Ctrl-C, `npm start -- --cars-asleep`: the demo's broker keeps the car state in the
+// demo's user directory, so the second start shows every car on the /fleet page at once
+// (example 01), with the values and the updatedAt times saved when the first run stopped. In the
+// second run the simulated cars stay asleep: nothing live arrives, so what the page shows was
+// restored. Both runs are `node dev/start.js` in a child process, stopped as Ctrl-C stops it.
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
 const { DEMO_IDS } = require('../../dev/start');
+const { DEMO_CARS } = require('../../dev/simulator');
 
-const CHILD = path.join(ROOT, 'test', 'support', 'demo-child.js');
 const STATE_FILE = `state-${DEMO_IDS.broker}.json`;
 
-/** The demo in a child process (Node-RED starts once per process); `ready` resolves with its URLs. */
-function startDemo(options, log) {
-  const child = spawn(process.execPath, [CHILD, JSON.stringify(options)], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** `node dev/start.js <args>` (Node-RED starts once per process); `ready` resolves with its summary. */
+function startDemo(args, log) {
+  const child = spawn(process.execPath, ['dev/start.js', '--port', '0', '--mqtt-port', '0', '--quiet', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let out = '';
   child.stderr.on('data', (d) => log.push(String(d)));
@@ -25,10 +26,11 @@ function startDemo(options, log) {
     child.stdout.on('data', (d) => {
       out += d;
       log.push(String(d));
-      const m = /^READY (.*)$/m.exec(out);
-      if (!m) return;
+      if (!/Press Ctrl-C to stop/.test(out)) return;
       clearTimeout(timer);
-      resolve(JSON.parse(m[1]));
+      const dashboard = /Fleet dashboard\s+(http:\/\/\S+)/.exec(out);
+      if (!dashboard) return reject(new Error(`no dashboard in the summary:\n${out}`));
+      resolve({ dashboardUrl: dashboard[1], summary: out });
     });
     exited.then(({ code, signal }) => {
       clearTimeout(timer);
@@ -108,16 +110,14 @@ describe('npm start twice: the demo keeps its car state (/fleet full at once, wi
     if (this.currentTest.state === 'failed') console.error(log.join('').slice(-4000));
   });
 
-  let vins;
+  const vins = DEMO_CARS.map((c) => c.vin);
   let firstPage;
   let saved;
 
   it('first start (simulated cars): /fleet fills; Ctrl-C writes the car state into the user directory', async function () {
-    app = startDemo({ port: 0, mqttPort: 0, userDir, reset: true, quiet: true }, log);
+    app = startDemo(['--user-dir', userDir, '--reset'], log);
     const info = await app.ready;
-    vins = info.vins;
-    assert.equal(vins.length, 3);
-    assert.deepEqual(info.types.missing, []);
+    assert.doesNotMatch(info.summary, /node types not loaded/);
     // every car has sent something live (the first values arrive retained: the simulator starts first)
     firstPage = await pageWhen(info.dashboardUrl, (cars) => vins.every((v) => cars.get(v) && !/retained only/.test(cars.get(v).lastSeen)), 90000);
     assert.ok(firstPage, 'within 90 s every simulated car streamed live');
@@ -132,10 +132,11 @@ describe('npm start twice: the demo keeps its car state (/fleet full at once, wi
     for (const vin of vins) assert.ok(saved[vin].lastLive > 0, `${vin}: a last live time was saved`);
   });
 
-  it('second start (no simulator, nothing live): every car on /fleet at once, the saved values with their original updatedAt and age', async function () {
+  it('second start (--cars-asleep, nothing live): every car on /fleet at once, the saved values with their original updatedAt and age', async function () {
     assert.ok(saved, 'the first start ran');
-    app = startDemo({ port: 0, mqttPort: 0, userDir, simulator: false, quiet: true }, log);
+    app = startDemo(['--user-dir', userDir, '--cars-asleep'], log);
     const info = await app.ready;
+    assert.equal((info.summary.match(/Simulated car .*, asleep$/gm) || []).length, 3, info.summary);
     const t0 = Date.now();
     const cars = await pageWhen(info.dashboardUrl, (c) => vins.every((v) => c.get(v) && c.get(v).cells.BatteryLevel), 3000);
     const waited = Date.now() - t0;
@@ -167,5 +168,8 @@ describe('npm start twice: the demo keeps its car state (/fleet full at once, wi
     }
     assert.doesNotMatch(log.join(''), /car state file .* (moved aside|cannot)/, 'the state file was read as written');
     this.test.title += ` (${waited} ms)`;
+    const exit = await stopDemo(app);
+    app = null;
+    assert.deepEqual(exit, { code: 0, signal: null }, 'Ctrl-C stops the demo cleanly');
   });
 });
