@@ -53,7 +53,7 @@ function throughputSection(t1, cfg) {
   const lines = [
     '## 1. Throughput, CPU and latency',
     '',
-    `${cfg.messages.toLocaleString('en-US')} messages per run from \`dev/simulator.js\` \`fleetMessages\` (10,000 VINs; ~70 % numbers, ~20 % enums, legacy strings and typed names, ~10 % objects; one burst of 5–20 fields per record, then the next VIN), published as QoS 1 with retain (the seed's server settings) to \`bench/<consumer>/<VIN>/v/<Field>\`. The publisher, the consumer and the broker are separate processes (aedes runs inside the publisher's process): on 2 cores the consumer has one core to itself. The publisher writes pre-encoded PUBLISH packets to a TCP socket with a window of PUBACKs, so it costs next to nothing and the broker or the consumer sets the pace. Every consumer process stays up for the whole table and subscribes to its own topic base; each round runs the five consumers back to back (order rotated), after one unmeasured warm-up run each.`,
+    `${cfg.messages.toLocaleString('en-US')} messages per run from \`dev/simulator.js\` \`fleetMessages\` (10,000 VINs; ~70 % numbers, ~20 % enums, legacy strings and typed names, ~10 % objects; one burst of 5–20 fields per record, then the next VIN), published as QoS 1 with retain (the seed's server settings) to \`bench/<consumer>/<VIN>/v/<Field>\`. The publisher, the consumer and the broker are separate processes (aedes runs inside the publisher's process): on 2 cores the consumer has one core to itself. The publisher writes pre-encoded PUBLISH packets to a TCP socket with a window of PUBACKs, so it costs next to nothing and the broker or the consumer sets the pace. Every consumer process stays up for the whole table and subscribes to its own topic base; each round runs the five consumers back to back (order rotated), after one unmeasured warm-up run each. In (b) and (c) the \`telemetry-broker\` keeps the car state (every VIN's latest values, on the path of every message) and saves it to the consumer's user directory every 30 s, as shipped (\`persist\` on).`,
     '',
     '- **msg/s**: messages published ÷ time from the first publish to the last message reaching the end of the flow (a minimal `bench-sink` node; for (a) the MQTT.js `message` handler). For (c), whose record snapshots leave after the quiet time, the end is the last snapshot minus the quiet time (250 ms).',
     '- **× (a)**, **× (e)**: msg/s ratio within each round, median over the rounds.',
@@ -110,12 +110,15 @@ function scaleSection(t2) {
   const lines = [
     '## 2. Fleet scale',
     '',
-    '10,000 VINs × 20 fields (14 numbers, 4 enums, Location, DoorState; half typed, half legacy) fed through `BrokerConnection.inject()` — the decode → freshness → `telemetry-in` path of every MQTT message, without a socket — into one `BrokerConnection` (its `FreshnessTracker`) and one `TelemetryInController` (stale after 60 min). Heap: `heapUsed` after `global.gc()` (`--expose-gc`) with the fleet held, less before the first message. Sweep: `tracker.sweep()` with the node\'s watcher, median of 20 calls per process, none turning stale (the slower ones are the first call, before the JIT has optimised it, and garbage-collection pauses); "all turn stale" is the one sweep after an hour of silence that sends 10,000 `stale` events. Median of the runs, each in a fresh process.',
+    '10,000 VINs × 20 fields (14 numbers, 4 enums, Location, DoorState; half typed, half legacy) fed through `BrokerConnection.inject()` — the decode → freshness → `telemetry-in` path of every MQTT message, without a socket — into one `BrokerConnection` (its `FreshnessTracker` and its car state: every field\'s latest value per VIN, kept in memory here, no file) and one `TelemetryInController` (stale after 60 min). Heap: `heapUsed` after `global.gc()` (`--expose-gc`) with the fleet held, less before the first message. Sweep: `tracker.sweep()` with the node\'s watcher, median of 20 calls per process, none turning stale (the slower ones are the first call, before the JIT has optimised it, and garbage-collection pauses); "all turn stale" is the one sweep after an hour of silence that sends 10,000 `stale` events. Median of the runs, each in a fresh process.',
     '',
     '| state | heap | bytes per VIN | sweep (median) | first sweep (not yet optimised by the JIT) | slowest of the other sweeps | sweep turning all 10,000 stale | decode + deliver µs/msg |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
-  const names = { vehicle: '`telemetry-in` vehicle mode (holds every field of every VIN)', field: '`telemetry-in` field mode (freshness only)' };
+  const names = {
+    vehicle: '`telemetry-in` vehicle mode (the broker\'s car state, and the node\'s own latest snapshot of every VIN)',
+    field: '`telemetry-in` field mode (the broker\'s car state and freshness)',
+  };
   for (const [mode, r] of Object.entries(t2.rows)) {
     const first = r.sweepFirstMs === undefined || r.sweepFirstMs === null ? f(r.sweepMaxMs, 2) : f(r.sweepFirstMs, 2);
     const rest = r.sweepMaxAfterFirstMs === undefined || r.sweepMaxAfterFirstMs === null ? '—' : f(r.sweepMaxAfterFirstMs, 2);
@@ -196,6 +199,40 @@ function solarSection(t4) {
   return lines.join('\n');
 }
 
+function stateSection(t4, cfg) {
+  const lines = [
+    '## 5. Car state',
+    '',
+  ];
+  const s = t4.store;
+  if (s) {
+    lines.push(
+      `The \`telemetry-broker\`'s car state alone (\`bench/state.js\`): ${s.vins.toLocaleString('en-US')} VINs × ${s.fields} fields (table 2's fields and values, each a live message through the real decoder) in one \`CarState\`. Heap: \`heapUsed\` after \`global.gc()\` with the state held, less before. Write: \`StateFile.save()\` to the file system (temporary file + rename), wall time, and the longest the event loop was held meanwhile (gaps between \`setImmediate\` turns); as shipped the state is serialised ${s.sliceVins} VINs per turn, "in one go" serialises every VIN at once for comparison. Restore: \`StateFile.load()\` of that file into an empty state (it runs at start). Median of 5 writes and 5 restores per process, median of ${s.runs} processes.`,
+      '',
+      '| car state | heap | bytes per VIN | file | one write | longest event-loop block during it | write, in one go | block, in one go | restore |',
+      '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      `| ${s.vins.toLocaleString('en-US')} VINs × ${s.fields} fields | ${f(s.heapMB, 1)} MB | ${f(s.bytesPerVin)} | ${f(s.fileMB, 1)} MB | ${f(s.writeMs, 0)} ms | ${f(s.maxBlockMs, 1)} ms (worst ${f(s.worstBlockMs, 1)} ms) | ${f(s.oneGoWriteMs, 0)} ms | ${f(s.oneGoMaxBlockMs, 1)} ms | ${f(s.restoreMs, 0)} ms |`,
+      '',
+    );
+  }
+  const l = t4.latency;
+  if (l && Object.keys(l.rows).length) {
+    lines.push(
+      `Is a message held up while the state is written? Consumer (b) of table 1 (\`telemetry-in\` field mode in Node-RED) on ${l.broker}${l.version ? ` ${l.version}` : ''}, its broker node holding the car state of ${l.fill ? l.fill.vins.toLocaleString('en-US') : '—'} VINs × 20 fields (a ${l.fill ? f(l.fill.fileBytes / 1e6, 1) : '—'} MB file), receives records of those VINs at a steady ${l.rate.toLocaleString('en-US')} msg/s (${l.n.toLocaleString('en-US')} messages per run, publish → end of the flow, as table 1's p50 / p99). In the runs with a write, the state file is written back to back for the whole run — far more often than the shipped once per 30 s, so that most messages travel while a write is under way. The three variants interleaved, ${Math.max(...Object.values(l.rows).map((r) => r.runs))} rounds after a warm-up; median over the rounds. Load average (1 min) ${l.load[0].toFixed(2)} before, ${l.load[1].toFixed(2)} after.`,
+      '',
+      '| while the messages arrive | p50 ms | p99 ms | max ms | writes per run | one write | messages on their way during a write | p99 per run |',
+      '|---|---:|---:|---:|---:|---:|---:|---|',
+    );
+    for (const r of Object.values(l.rows)) {
+      lines.push(`| ${r.label} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.max, 1)} | ${r.writes ? f(r.writes) : '—'} | ${r.writeMs ? `${f(r.writeMs, 0)} ms` : '—'} | ${r.writes ? `${f(r.duringShare * 100)} %` : '—'} | ${r.allP99.map((x) => f(x, 2)).join(' / ')} |`);
+    }
+    lines.push('');
+  }
+  if (t4.load) lines.push(`Load average (1 min) when the car state measurements started: ${t4.load[0].toFixed(2)}; after the heap, write and restore runs: ${t4.load[1].toFixed(2)}.`, '');
+  if (t4.errors.length) lines.push(`Errors: ${t4.errors.join('; ')}`, '');
+  return lines.join('\n');
+}
+
 function profileSection(profiles) {
   if (!profiles.length) return '';
   const lines = ['## Profiles of missed targets', '', 'Each consumer below was run once more under `node --cpu-prof` (250 µs sampling) for one full run after a warm-up; only the samples of the measured run are counted (self time). Profiling slows the process, so its CPU per message is higher than in table 1.', ''];
@@ -239,6 +276,7 @@ function render(results) {
   parts.push(results.scale ? scaleSection(results.scale) : '## 2. Fleet scale\n\nNot run.');
   parts.push(results.cost ? costSection(results.cost) : '## 3. Fleet API cost\n\nNot run.');
   parts.push(results.solar ? solarSection(results.solar) : '## 4. Vehicle commands: a solar day through example 05\n\nNot run.');
+  parts.push(results.state ? stateSection(results.state, cfg) : '## 5. Car state\n\nNot run.');
   parts.push(profileSection(results.profiles || []));
   const notesFile = path.join(__dirname, 'NOTES.md');
   if (fs.existsSync(notesFile)) parts.push(fs.readFileSync(notesFile, 'utf8'));

@@ -6,7 +6,9 @@ const { lib } = require('../test/support/paths');
 // The state is a BrokerConnection (its FreshnessTracker) and a TelemetryInController, fed
 // through BrokerConnection.inject() — the same decode → touch → fan-out path as an MQTT message,
 // without a socket: the connection's URL is deliberately unusable, so no MQTT client exists and
-// only our own objects are on the heap. Vehicle mode keeps every field's latest value per VIN.
+// only our own objects are on the heap. The connection keeps the car state (every field's latest
+// value per VIN, in memory: no state directory) in both modes; vehicle mode also keeps its own
+// latest snapshot per VIN.
 const { BrokerConnection } = lib('stream/broker-connection');
 const { TelemetryInController } = lib('stream/controller');
 const { encodeFieldValue, encodeGoJson, createRng, FIELDS } = require('../dev/simulator');

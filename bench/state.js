@@ -8,36 +8,43 @@ const { lib } = require('../test/support/paths');
 //     go (what slicing avoids);
 //   - restore: reading the file back into an empty state (target < 1 s; it runs at start).
 // Usage: node bench/state.js [vins] [writes]   (re-runs itself with --expose-gc)
+// bench/run.js forks it with --expose-gc and gets the figures as its {type: 'result'} message;
+// bench/throughput/state-write.js fills a running consumer's car state with fill().
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { monitorEventLoopDelay } = require('node:perf_hooks');
 
-if (typeof global.gc !== 'function') {
+if (require.main === module && typeof global.gc !== 'function') {
   execFileSync(process.execPath, ['--expose-gc', __filename, ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(0);
 }
 
 const { CarState } = lib('stream/car-state');
-const { StateFile } = lib('stream/state-file');
+const { StateFile, SLICE_VINS } = lib('stream/state-file');
 const { decode, TopicParser } = lib('stream/decode');
 const { encodeFieldValue, encodeGoJson, createRng } = require('../dev/simulator');
 const { FIELD_SET, valueOf } = require('./scale');
 const { median } = require('./lib/stats');
 
-const VINS = Number(process.argv[2]) || 10_000;
-const WRITES = Number(process.argv[3]) || 5;
+const run = require.main === module;
+const VINS = (run && Number(process.argv[2])) || 10_000;
+const WRITES = (run && Number(process.argv[3])) || 5;
 
 function gc() {
   for (let i = 0; i < 4; i++) global.gc();
 }
 
-function fill(state) {
+/**
+ * `vins` VINs (the VINs of dev/simulator.js fleetMessages, so a stream of those adds no VIN) × the
+ * 20 fields of table 2, each as a live message through the real decoder, into `state`.
+ */
+function fill(state, vins = VINS, startAt = Date.UTC(2025, 0, 2)) {
   const rng = createRng('state');
   const parser = new TopicParser('telemetry');
-  let at = Date.UTC(2025, 0, 2);
-  for (let i = 0; i < VINS; i++) {
+  let at = startAt;
+  for (let i = 0; i < vins; i++) {
     const vin = `5YJ3E1EA${String(i).padStart(9, '0')}`;
     for (const name of FIELD_SET) {
       const payload = Buffer.from(encodeGoJson(encodeFieldValue(name, valueOf(name, rng), i % 2 === 0)));
@@ -77,7 +84,7 @@ async function main() {
   const heapBytes = process.memoryUsage().heapUsed - h0;
 
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-state-'));
-  const result = { vins: VINS, fields: FIELD_SET.length, heapMB: heapBytes / 1e6, bytesPerVin: heapBytes / VINS };
+  const result = { vins: VINS, fields: FIELD_SET.length, sliceVins: SLICE_VINS, heapMB: heapBytes / 1e6, bytesPerVin: heapBytes / VINS };
   try {
     for (const [label, sliceVins] of [
       ['sliced', undefined],
@@ -115,10 +122,21 @@ async function main() {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  console.log(JSON.stringify(result, null, 1));
+  return result;
 }
 
-main().catch((e) => {
-  console.error(e.stack || e);
-  process.exit(1);
-});
+if (require.main === module) {
+  main().then(
+    (result) => {
+      if (process.send) process.send({ type: 'result', value: result });
+      else console.log(JSON.stringify(result, null, 1));
+      process.exit(0);
+    },
+    (e) => {
+      console.error(e.stack || e);
+      process.exit(1);
+    },
+  );
+}
+
+module.exports = { fill };

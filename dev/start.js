@@ -3,7 +3,7 @@
  * `npm start`: a live Node-RED with our nodes, an embedded MQTT broker, simulated cars and a
  * local HTTPS double of the Fleet API + vehicle-command proxy. Everything on 127.0.0.1.
  *
- *   node dev/start.js [--port 1880] [--mqtt-port 1883] [--reset] [--seed N] [--quiet]
+ *   node dev/start.js [--port 1880] [--mqtt-port 1883] [--reset] [--seed N] [--quiet] [--cars-asleep]
  *   node dev/start.js --broker mqtt://host:1883 [--topic-base telemetry]   (a real broker: no simulator)
  *   node dev/start.js --help
  *
@@ -191,10 +191,14 @@ function remapRefs(value, map) {
   return value;
 }
 
+/**
+ * The demo's broker. `persist`: its car state is kept in <userDir>/tesla-fleet-telemetry/
+ * (`.node-red/` by default), so a second `npm start` shows the cars at once, with their ages.
+ */
 function demoBrokerNode({ brokerUrl, topicBase }) {
   return {
     id: DEMO_IDS.broker, type: 'telemetry-broker', name: 'demo broker', url: brokerUrl, topicBase,
-    clientId: '', ca: '', sharedGroup: '', clean: true, reconnectPeriod: 5,
+    clientId: '', ca: '', sharedGroup: '', clean: true, reconnectPeriod: 5, persist: true,
   };
 }
 
@@ -400,6 +404,8 @@ function prepareFlows({ settings, brokerUrl, topicBase, fleetApi, credentials, v
  *   userDir    Node-RED user directory (default <repo>/.node-red)
  *   reset      remove flows.json/flows_cred.json first (the demo is written again)
  *   seed, preset ('demo' | 'realistic'), cars   for the simulator
+ *   carsAsleep the simulated cars stay asleep: nothing streams (the Fleet API double says asleep),
+ *              so /fleet shows what the demo's broker saved in the last run
  *   fleetApi   false: no Fleet API double
  *   quiet      Node-RED logs warnings only; log: function for our own lines (default console.log)
  *   settings   extra Node-RED settings (merged over dev/settings.js)
@@ -498,10 +504,7 @@ async function start(options = {}) {
       }
     }
 
-    if (sim) {
-      await sim.start();
-      cleanups.push(() => sim.stop());
-    }
+    handles.carsAsleep = !!(sim && options.carsAsleep);
 
     // 4. Node-RED settings and flows
     const settings = { ...require('./settings'), ...(options.settings || {}) };
@@ -567,6 +570,14 @@ async function start(options = {}) {
     cleanups.push(() => closeServer(server, sockets));
     await RED.start();
     cleanups.push(() => RED.stop());
+    // The simulated cars start once the demo's broker node has subscribed: their first records
+    // then arrive live, after the car state saved by the last run was restored (a restart shows
+    // every car at once with its saved values and their ages, then the new values).
+    if (sim && !options.carsAsleep) {
+      await demoBrokerSubscribed(RED, 10000);
+      await sim.start();
+      cleanups.push(() => sim.stop());
+    }
     handles.editorUrl = `http://${host}:${port}/`;
     handles.tableUrl = `http://${host}:${port}/fleet`;
     handles.dashboardUrl = uiPath ? `http://${host}:${port}${uiPath}` : null;
@@ -591,6 +602,27 @@ async function start(options = {}) {
   }
 }
 
+/** Resolves once the demo's telemetry-broker has its subscriptions granted, or after `ms` (a user's own flows may not use it). */
+function demoBrokerSubscribed(RED, ms) {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = () => {
+      done = true;
+      clearTimeout(timer);
+      resolve();
+    };
+    const timer = setTimeout(finish, ms);
+    const check = () => {
+      if (done) return;
+      const conn = RED.nodes.getNode(DEMO_IDS.broker)?.connection;
+      if (!conn) return void setTimeout(check, 50);
+      if (conn.state === 'connected') return finish();
+      conn.once('state', check);
+    };
+    check();
+  });
+}
+
 function printSummary(h, log = console.log) {
   const lines = [
     '',
@@ -610,13 +642,14 @@ function printSummary(h, log = console.log) {
       const st = h.sim.carState(vin);
       const car = h.sim.cars.get(vin);
       const kind = car.spec.dropsStream ? 'typed, stream drops while online' : st.typed ? 'typed values' : 'legacy string values';
-      lines.push(`  Simulated car      ${vin}  ${st.name} (${kind})`);
+      lines.push(`  Simulated car      ${vin}  ${st.name} (${kind})${h.carsAsleep ? ', asleep' : ''}`);
     }
   } else {
     lines.push('  Simulator          off (real broker)');
   }
   const flowsNote = { demo: 'demo flow written (first start)', updated: 'demo config nodes re-pointed at this run', kept: 'kept as is' }[h.deployed];
   lines.push(`  Flows              ${path.relative(process.cwd(), h.flowFile) || h.flowFile}: ${flowsNote}; --reset writes the demo again`);
+  if (h.carsAsleep) lines.push('  Cars asleep        nothing streams: /fleet shows the car state saved by the last run, with its ages');
   if (h.types.missing.length) {
     lines.push(`  WARNING            node types not loaded: ${h.types.missing.join(', ')}`);
     for (const e of h.types.errors) lines.push(`                     ${e}`);
@@ -642,6 +675,8 @@ const HELP = `usage: npm start -- [options]
   --seed N            simulator seed (default: random)
   --preset P          simulator pace: demo (default) or realistic
   --no-fleet-api      do not start the Fleet API double
+  --cars-asleep       the simulated cars stay asleep: nothing streams, so /fleet shows the car
+                      state the demo's broker saved in the last run (with each value's age)
   --quiet             Node-RED logs warnings and errors only
   --open              open the editor in the default browser (--no-open, the default, does not)
   -h, --help          this text
@@ -673,6 +708,7 @@ function parseArgs(argv) {
       case '--seed': o.seed = value(); break;
       case '--preset': o.preset = value(); break;
       case '--no-fleet-api': o.fleetApi = false; break;
+      case '--cars-asleep': o.carsAsleep = true; break;
       case '--quiet': o.quiet = true; break;
       case '--open': o.open = true; break;
       case '--no-open': o.open = false; break;

@@ -6,7 +6,9 @@
 //   d  core mqtt in → json → function (normalisation by hand)
 //   e  core mqtt in alone (buffer payload)
 // Usage (forked by bench/run.js): node consumer.js <kind> <mqtt url> <topic base>
-// Commands: arm {n, mode: 'count'|'latency', vehicle}, result (resolves when the run is over).
+// Commands: arm {n, mode: 'count'|'latency', vehicle}, result (resolves when the run is over);
+// for (b) and (c), whose telemetry-broker keeps the car state and saves it in the user directory:
+// stateFill {vins}, stateWritesStart {variant}, stateWritesStop (bench/throughput/state-write.js).
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -70,6 +72,67 @@ function arm({ n, mode, vehicle }) {
   }
   run = r;
   return { armed: true };
+}
+
+// ---- the car state, written while messages arrive (bench/throughput/state-write.js)
+
+let writer = null;
+
+/** The telemetry-broker's connection in this consumer's Node-RED (consumers b and c). */
+function brokerConnection() {
+  const node = require('node-red').nodes.getNode('bench-tbroker');
+  if (!node || !node.connection) throw new Error(`consumer ${kind} has no telemetry-broker`);
+  if (!node.connection.stateFile) throw new Error('the car state is not saved: no user directory, or persist off');
+  return node.connection;
+}
+
+/**
+ * Fill the car state with `vins` VINs × 20 fields, write it once, and stop the 30 s periodic
+ * write: from here on the benchmark decides when the state is written.
+ */
+async function stateFill({ vins }) {
+  const conn = brokerConnection();
+  require('../state').fill(conn.carState, vins, Date.now());
+  await conn.stateFile.close();
+  return { vins: conn.carState.size, fileBytes: fs.statSync(conn.stateFile.file).size };
+}
+
+/**
+ * Write the car state back to back until stateWritesStop: `sliced` is the broker's own state
+ * file as shipped (a slice of VINs per turn of the event loop); `oneGo` serialises every VIN in
+ * one go (what slicing avoids), and `sliceVins` asks for another slice size (both into a file of
+ * their own).
+ */
+function stateWritesStart({ variant, sliceVins }) {
+  if (writer) throw new Error('already writing');
+  const conn = brokerConnection();
+  const { lib } = require('../../test/support/paths');
+  const { StateFile } = lib('stream/state-file');
+  // `sliceVins`: another slice size than the shipped one, into a file of its own
+  const slice = variant === 'oneGo' ? Number.MAX_SAFE_INTEGER : sliceVins;
+  const file = slice
+    ? new StateFile(conn.carState, { dir: path.dirname(conn.stateFile.file), id: `bench-${variant}`, warn: (t) => console.error(t), sliceVins: slice })
+    : conn.stateFile;
+  const w = { on: true, writes: [], failures0: file.stats.failures, file };
+  w.done = (async () => {
+    while (w.on) {
+      conn.carState.changes++; // something changed: save() writes
+      const t0 = nowUs();
+      await file.save();
+      w.writes.push([t0, nowUs()]);
+    }
+  })();
+  writer = w;
+  return { variant };
+}
+
+async function stateWritesStop() {
+  const w = writer;
+  if (!w) throw new Error('not writing');
+  writer = null;
+  w.on = false;
+  await w.done;
+  return { writes: w.writes, failures: w.file.stats.failures - w.failures0, vins: w.file.state.size };
 }
 
 /** Until the first message arrives: count anything (used to know the subscription is in place). */
@@ -152,6 +215,9 @@ serve(
       const c = process.cpuUsage();
       return c.user + c.system;
     },
+    stateFill,
+    stateWritesStart,
+    stateWritesStop,
   },
   () => cleanup(),
 );

@@ -84,7 +84,8 @@ function nodesFor(kind, { url, port, base, quietMs = 250 }) {
     case 'c':
       return [
         TAB,
-        { id: 'bench-tbroker', type: 'telemetry-broker', name: 'bench', url, topicBase: base, clientId: '', ca: '', sharedGroup: '', clean: true, reconnectPeriod: 5 },
+        // persist: the car state is kept and saved to the consumer's user directory every 30 s, as shipped
+        { id: 'bench-tbroker', type: 'telemetry-broker', name: 'bench', url, topicBase: base, clientId: '', ca: '', sharedGroup: '', clean: true, reconnectPeriod: 5, persist: true },
         {
           id: 'bench-tin',
           type: 'telemetry-in',

@@ -201,7 +201,7 @@ async function runBroker(opts) {
   return { broker: opts.broker, rows, errors, version: mosq ? mosq.version : null, config: mosq ? mosq.config : null };
 }
 
-module.exports = { runBroker, KINDS, LABELS, QUIET_MS };
+module.exports = { runBroker, waitSubscribed, KINDS, LABELS, QUIET_MS };
 
 /**
  * Profile one consumer (node --cpu-prof) during one full-speed run of n messages, after a

@@ -527,10 +527,10 @@ const BROKER_OF = { 'mqtt in': 'mqtt-broker', 'mqtt out': 'mqtt-broker', 'mqtt-b
 const REF_PROPS = new Set(['id', 'z', 'g', 'wires', 'links', 'scope', 'broker', 'account', 'nodes', 'ui', 'page', 'group', 'theme']);
 /** Flow-JSON properties every flow sets on our nodes (docs/message-contract.md "Node types"). */
 const CONTRACT_PROPS = {
-  'telemetry-broker': ['url', 'topicBase', 'clientId', 'ca', 'sharedGroup'],
+  'telemetry-broker': ['url', 'topicBase', 'clientId', 'ca', 'sharedGroup', 'persist'],
   'tesla-account': ['region', 'proxyUrl', 'proxyCa', 'tokenUrl', 'domain'],
-  'telemetry-in': ['broker', 'vins', 'fields', 'mode', 'staleAfter', 'retained'],
-  'vehicle-data': ['account', 'broker', 'vins', 'mode', 'auto', 'staleAfter', 'pollInterval', 'endpoints', 'dailyBudget'],
+  'telemetry-in': ['broker', 'vins', 'fields', 'mode', 'staleAfter', 'retained', 'units'],
+  'vehicle-data': ['account', 'broker', 'vins', 'mode', 'auto', 'staleAfter', 'pollInterval', 'endpoints', 'dailyBudget', 'units'],
   'telemetry-config': ['account', 'hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'action', 'broker', 'ensureEvery', 'fieldsFrom', 'defaultInterval'],
   'vehicle-command': ['account', 'broker', 'vins', 'command', 'wake', 'allowUnlock', 'minInterval', 'verify', 'dailyBudget'],
 };
@@ -705,7 +705,7 @@ describe('dev/start.js demo flow', function () {
     assert.ok(flow.filter((n) => n.type === 'mqtt in' || n.type === 'mqtt out').every((n) => n.broker === DEMO_IDS.mqttBroker));
     const brokers = flow.filter((n) => n.type === 'telemetry-broker');
     const accounts = flow.filter((n) => n.type === 'tesla-account');
-    assert.deepEqual(brokers.map((n) => [n.id, n.url]), [[DEMO_IDS.broker, 'mqtt://127.0.0.1:1884']]);
+    assert.deepEqual(brokers.map((n) => [n.id, n.url, n.persist]), [[DEMO_IDS.broker, 'mqtt://127.0.0.1:1884', true]]);
     assert.deepEqual(accounts.map((n) => [n.id, n.proxyUrl, n.tokenUrl, n.fleetApiUrl, n.proxyCa]), [
       [DEMO_IDS.account, fleetApi.proxyUrl, fleetApi.tokenUrl, fleetApi.url, fleetApi.ca],
     ]);

@@ -328,7 +328,10 @@ describe('editor in a browser (npm start + Chromium)', function () {
     const options = await configSelect('broker');
     assert.ok(options.includes('demo broker'), `broker options ${JSON.stringify(options)} list the demo's telemetry-broker`);
     await expectVisible(['#node-input-vins', '#node-input-fields', '#node-input-mode', '#node-input-staleAfter',
-      '#node-input-retained', '#node-input-name']);
+      '#node-input-retained', '#node-input-units', '#node-input-name']);
+    assert.equal(await page.locator('#node-input-units').inputValue(), 'sent');
+    assert.deepEqual(await page.locator('#node-input-units option').allInnerTexts(),
+      ['sent', 'metric', 'imperial', 'car'].map((u) => catalog('telemetry-in').option.units[u]));
     await expectNoRawKeys('telemetry in');
     assert.equal((await page.locator('label[for="node-input-vins"]').innerText()).trim(), catalog('telemetry-in').label.vins);
     await page.locator('#node-input-mode').selectOption('vehicle');
@@ -367,8 +370,15 @@ describe('editor in a browser (npm start + Chromium)', function () {
     assert.ok(accounts.some((o) => /^demo account/.test(o)), `account options ${JSON.stringify(accounts)} list the demo's tesla-account`);
     const brokers = await configSelect('broker');
     assert.ok(brokers.includes('demo broker'), `broker options ${JSON.stringify(brokers)} list the demo's telemetry-broker`);
-    await expectVisible(['#node-input-vins', '#node-input-mode', '#node-input-auto', '#vehicle-data-endpoints input[type=checkbox] >> nth=0',
-      '#node-input-dailyBudget', '#node-input-name']);
+    await expectVisible(['#node-input-vins', '#node-input-mode', '#node-input-units', '#node-input-auto',
+      '#vehicle-data-endpoints input[type=checkbox] >> nth=0', '#node-input-dailyBudget', '#node-input-name']);
+    assert.equal(await page.locator('#node-input-units').inputValue(), 'sent');
+    // Stale after shows with a broker (it decides which inputs are free reads) or with auto; Poll every with auto only
+    await page.locator('#node-input-broker').selectOption({ label: 'demo broker' });
+    await page.locator('#node-input-staleAfter').waitFor({ state: 'visible' });
+    await page.locator('#node-input-pollInterval').waitFor({ state: 'hidden' });
+    await page.locator('#node-input-broker').selectOption('_ADD_'); // "none" while config nodes exist
+    await page.locator('#node-input-staleAfter').waitFor({ state: 'hidden' });
     assert.equal(await page.locator('#vehicle-data-endpoints input[type=checkbox]').count(), 10);
     await expectNoRawKeys('vehicle data');
     await page.locator('#node-input-auto').check();
@@ -451,6 +461,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
       ['telemetry-in', 'staleAfter', '-1', catalog('telemetry-in').errors.staleAfter],
       ['tesla-account', 'domain', 'https://fleet.example.com/', catalog('tesla-account').errors.domain],
       ['vehicle-data', 'dailyBudget', '1.5', catalog('vehicle-data').errors.dailyBudget],
+      ['vehicle-data', 'units', 'kelvin', catalog('vehicle-data').errors.units],
       ['vehicle-data', 'endpoints', 'nope', catalog('vehicle-data').errors.endpoints.replace('__endpoints__', 'charge_state, climate_state')],
       ['telemetry-config', 'action', 'nope', catalog('telemetry-config').errors.action.replace('__actions__', 'check, register, status, errors, delete')],
     ];

@@ -239,5 +239,54 @@ describe('editor files of every node', function () {
     const budget = registered['vehicle-data'].defaults.dailyBudget.validate;
     assert.deepEqual([budget.call({}, '1.5', {}) === true, budget.call({}, '0', {}), budget.call({}, '', {}) === true], [false, true, false]);
     assert.match(registered['vehicle-data'].defaults.endpoints.validate.call({}, 'nope', {}), /choose at least one of charge_state, climate_state/);
+    // units: the runtime's choices; a node saved before units existed (no value) stays valid, as "sent"
+    for (const type of ['telemetry-in', 'vehicle-data']) {
+      const units = registered[type].defaults.units;
+      assert.equal(units.value, 'sent', type);
+      for (const ok of ['sent', 'metric', 'imperial', 'car', '', undefined]) assert.equal(units.validate.call({}, ok, {}), true, `${type}: ${ok}`);
+      assert.equal(units.validate.call({}, 'kelvin', {}), catalogs[`${MODULE}/${type}`][type].errors.units);
+    }
   });
+});
+
+describe('units in the editor and the help (telemetry-in, vehicle-data)', function () {
+  const { UNITS_CHOICES, UnitConverter } = lib('catalogue/units');
+  const { CATALOGUE } = lib('catalogue');
+  /** The four conversions: the catalogue unit, the other unit, the choice that converts it. */
+  const ROWS = [
+    { sent: 'mi', other: 'km', choice: 'metric' },
+    { sent: 'mph', other: 'km/h', choice: 'metric' },
+    { sent: '°C', other: '°F', choice: 'imperial' },
+    { sent: 'bar', other: 'psi', choice: 'imperial' },
+  ];
+
+  for (const type of ['telemetry-in', 'vehicle-data']) {
+    it(`${type}: the select offers exactly the runtime's choices, sent first`, function () {
+      const template = read(SRC, type, 'editor.html');
+      const select = /<select id="node-input-units"[^>]*>([\s\S]*?)<\/select>/.exec(template);
+      assert.ok(select, 'a units select');
+      assert.deepEqual([...select[1].matchAll(/value="([^"]+)"/g)].map((m) => m[1]), [...UNITS_CHOICES]);
+    });
+
+    it(`${type}: the help lists exactly the fields the catalogue converts, each with its exact factor`, function () {
+      const help = read(SRC, type, 'locales', 'en-US', `${type}.html`);
+      for (const row of ROWS) {
+        const item = help.split('<li>').map((li) => li.split('</li>')[0]).find((li) => li.includes(`<code>${row.sent}</code> &rarr; <code>${row.other}</code>`));
+        assert.ok(item, `${type}: a list item ${row.sent} → ${row.other}`);
+        const listed = [...item.split('):')[1].matchAll(/<code>(\w+)<\/code>/g)].map((m) => m[1]);
+        const want = CATALOGUE.filter((f) => f.unit === row.sent).map((f) => f.name).sort();
+        assert.deepEqual(listed, want, `${type}: the ${row.sent} fields`);
+        // the factor the help states is the one the runtime applies
+        const c = new UnitConverter(row.choice).of(want[0]);
+        assert.equal(c.unit, row.other);
+        if (row.sent === '°C') {
+          assert.match(item, /\(°F = °C × 9\/5 \+ 32\)/);
+          assert.deepEqual([c.apply(0), c.apply(100), c.apply(-40)], [32, 212, -40]);
+        } else {
+          const factor = Number(new RegExp(`\\(1 ${row.sent} = ([\\d.]+) ${row.other}\\)`).exec(item)?.[1]);
+          assert.equal(c.apply(1), factor, `${type}: 1 ${row.sent} = ${factor} ${row.other}`);
+        }
+      }
+    });
+  }
 });

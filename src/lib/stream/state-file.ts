@@ -25,7 +25,7 @@ export const STATE_VERSION = 1;
 
 export const STATE_PERIOD_MS = 30_000;
 /** VINs serialised per turn of the event loop. */
-const SLICE_VINS = 250;
+export const SLICE_VINS = 250;
 
 export interface StateFileOptions {
   /** The directory (created 0700 when missing). */

@@ -1,6 +1,7 @@
 (function() {
     var E = TeslaFleetEditor;
     var _ = E.i18n("telemetry-in");
+    var UNITS = ["sent", "metric", "imperial", "car"];
 
     RED.nodes.registerType("telemetry-in", {
         category: "tesla",
@@ -18,7 +19,9 @@
             mode: { value: "field", validate: E.rule(E.is.oneOf(["field", "vehicle"]), _("telemetry-in.errors.mode")) },
             staleAfter: { value: 60, required: true, validate: E.rule(E.is.atLeast(0), _("telemetry-in.errors.staleAfter")) },
             retained: { value: "flag", validate: E.rule(E.is.oneOf(["flag", "ignore"]), _("telemetry-in.errors.retained")) },
-            quietTime: { value: 250, required: true, validate: E.rule(E.is.atLeast(0), _("telemetry-in.errors.quietTime")) }
+            quietTime: { value: 250, required: true, validate: E.rule(E.is.atLeast(0), _("telemetry-in.errors.quietTime")) },
+            // Optional: a node saved before units existed reads as "sent", the runtime's default.
+            units: { value: "sent", validate: E.rule(E.is.optional(E.is.oneOf(UNITS)), _("telemetry-in.errors.units")) }
         },
         label: function() {
             return this.name || (_("telemetry-in.paletteLabel") + (this.vins ? " " + this.vins : ""));
@@ -54,6 +57,7 @@
             };
             $("#node-input-mode").on("change", showQuiet);
             showQuiet();
+            if (UNITS.indexOf(this.units) < 0) { $("#node-input-units").val("sent"); }
         }
     });
 })();

@@ -1,6 +1,7 @@
 (function() {
     var E = TeslaFleetEditor;
     var _ = E.i18n("vehicle-data");
+    var UNITS = ["sent", "metric", "imperial", "car"];
     // What vehicle_data can return (its `endpoints` parameter); the node stores them `;`-separated.
     var ENDPOINTS = ["charge_state", "climate_state", "closures_state", "drive_state", "gui_settings",
         "location_data", "charge_schedule_data", "preconditioning_schedule_data", "vehicle_config", "vehicle_state"];
@@ -32,7 +33,9 @@
                     return list.length > 0 && list.every(function(e) { return ENDPOINTS.indexOf(e) >= 0; });
                 }, _("vehicle-data.errors.endpoints", { endpoints: ENDPOINTS.join(", ") }))
             },
-            dailyBudget: { value: 0, required: true, validate: E.rule(E.is.wholeAtLeast(0), _("vehicle-data.errors.dailyBudget")) }
+            dailyBudget: { value: 0, required: true, validate: E.rule(E.is.wholeAtLeast(0), _("vehicle-data.errors.dailyBudget")) },
+            // Optional: a node saved before units existed reads as "sent", the runtime's default.
+            units: { value: "sent", validate: E.rule(E.is.optional(E.is.oneOf(UNITS)), _("vehicle-data.errors.units")) }
         },
         label: function() { return this.name || (_("vehicle-data.paletteLabel") + (this.vins ? " " + this.vins : "")); },
         labelStyle: function() { return this.name ? "node_label_italic" : ""; },
@@ -50,11 +53,16 @@
                 var list = box.find("input:checked").map(function() { return this.value; }).get();
                 hidden.val(list.join(";")).trigger("change");
             });
+            // Stale after also decides, with a broker, which inputs are answered free from the car state.
             var showAuto = function() {
-                $(".vehicle-data-row-auto").toggle($("#node-input-auto").is(":checked"));
+                var auto = $("#node-input-auto").is(":checked");
+                var broker = $("#node-input-broker").val();
+                $(".vehicle-data-row-auto").toggle(auto);
+                $(".vehicle-data-row-stale").toggle(auto || (!!broker && broker !== "_ADD_"));
             };
-            $("#node-input-auto").on("change", showAuto);
+            $("#node-input-auto, #node-input-broker").on("change", showAuto);
             showAuto();
+            if (UNITS.indexOf(this.units) < 0) { $("#node-input-units").val("sent"); }
         }
     });
 })();
