@@ -43,16 +43,53 @@ const vin = (i) => `5YJ3E1EA${String(i).padStart(9, '0')}`;
 
 /** Ten cars, one day from midnight. `false` as a third element: the stream is down while the car is online. Outages start off the hour. */
 const CARS = [
-  { name: 'commuter', typed: true, script: script(['sleep', 7.2], ['drive', 0.6], ['park', 9.4], ['drive', 0.55], ['charge', 3.5], ['park', 1], ['sleep', 24]) },
-  { name: 'commuter, 4 h outage at work', typed: false, script: script(['sleep', 7.45], ['drive', 0.7], ['park', 1.1], ['park', 4.1, false], ['park', 3.9], ['drive', 0.75], ['park', 1.25], ['sleep', 24]) },
-  { name: 'charges at dawn, stream down while charging', typed: true, script: script(['sleep', 6.3], ['charge', 3, false], ['park', 1], ['drive', 1], ['park', 1], ['sleep', 24]) },
-  { name: '30 min outage', typed: true, script: script(['sleep', 8], ['drive', 1], ['park', 5.4], ['park', 0.5, false], ['park', 2.5], ['drive', 1], ['sleep', 24]) },
-  { name: 'ride-hail, no outage', typed: false, script: script(['drive', 2], ['park', 0.5], ['charge', 1], ['drive', 3], ['park', 1], ['drive', 3], ['charge', 1.5], ['park', 1], ['sleep', 24]) },
+  {
+    name: 'commuter',
+    typed: true,
+    script: script(['sleep', 7.2], ['drive', 0.6], ['park', 9.4], ['drive', 0.55], ['charge', 3.5], ['park', 1], ['sleep', 24]),
+  },
+  {
+    name: 'commuter, 4 h outage at work',
+    typed: false,
+    script: script(
+      ['sleep', 7.45],
+      ['drive', 0.7],
+      ['park', 1.1],
+      ['park', 4.1, false],
+      ['park', 3.9],
+      ['drive', 0.75],
+      ['park', 1.25],
+      ['sleep', 24],
+    ),
+  },
+  {
+    name: 'charges at dawn, stream down while charging',
+    typed: true,
+    script: script(['sleep', 6.3], ['charge', 3, false], ['park', 1], ['drive', 1], ['park', 1], ['sleep', 24]),
+  },
+  {
+    name: '30 min outage',
+    typed: true,
+    script: script(['sleep', 8], ['drive', 1], ['park', 5.4], ['park', 0.5, false], ['park', 2.5], ['drive', 1], ['sleep', 24]),
+  },
+  {
+    name: 'ride-hail, no outage',
+    typed: false,
+    script: script(['drive', 2], ['park', 0.5], ['charge', 1], ['drive', 3], ['park', 1], ['drive', 3], ['charge', 1.5], ['park', 1], ['sleep', 24]),
+  },
   { name: 'parked all day (sentry), streams', typed: true, sentry: true, script: script(['park', 48]) },
   { name: '2 h outage, then sleeps', typed: false, script: script(['sleep', 8.1], ['park', 2.3], ['park', 2, false], ['sleep', 24]) },
   { name: 'mostly asleep', typed: true, script: script(['sleep', 12.2], ['drive', 0.5], ['park', 0.5], ['sleep', 24]) },
-  { name: 'night charge, 5 h outage', typed: false, script: script(['park', 1.35], ['charge', 5, false], ['park', 2], ['drive', 1], ['park', 9], ['sleep', 24]) },
-  { name: 'two outages (1.2 h, 2 h)', typed: true, script: script(['sleep', 8.05], ['drive', 0.9], ['park', 1.2, false], ['park', 2.15], ['charge', 2, false], ['park', 1], ['sleep', 24]) },
+  {
+    name: 'night charge, 5 h outage',
+    typed: false,
+    script: script(['park', 1.35], ['charge', 5, false], ['park', 2], ['drive', 1], ['park', 9], ['sleep', 24]),
+  },
+  {
+    name: 'two outages (1.2 h, 2 h)',
+    typed: true,
+    script: script(['sleep', 8.05], ['drive', 0.9], ['park', 1.2, false], ['park', 2.15], ['charge', 2, false], ['park', 1], ['sleep', 24]),
+  },
 ].map((c, i) => ({ vin: vin(i + 1), home: { latitude: 37.4 + i * 0.01, longitude: -122.1 }, battery: 40 + 4 * i, chargeLimit: 80, ...c }));
 
 /** TWCManager's policy (docs/fleet-api.md): hourly check, 1 h threshold, no fallback after DISCONNECTED. */
@@ -180,22 +217,24 @@ async function simulateDay(policyName) {
     const track = (entry, p) => {
       inflight++;
       log.push(entry);
-      return p.then(
-        (v) => {
-          entry.status = 200;
-          return v;
-        },
-        (e) => {
-          entry.status = e && e.status !== undefined ? e.status : null;
-          throw e;
-        },
-      ).finally(() => {
-        if (--inflight === 0) {
-          const w = idleWaiters;
-          idleWaiters = [];
-          for (const r of w) r();
-        }
-      });
+      return p
+        .then(
+          (v) => {
+            entry.status = 200;
+            return v;
+          },
+          (e) => {
+            entry.status = e && e.status !== undefined ? e.status : null;
+            throw e;
+          },
+        )
+        .finally(() => {
+          if (--inflight === 0) {
+            const w = idleWaiters;
+            idleWaiters = [];
+            for (const r of w) r();
+          }
+        });
     };
     const follow = (v) => {
       const car = sim.cars.get(v);

@@ -5,7 +5,8 @@ const path = require('node:path');
 const { LABELS, QUIET_MS } = require('./throughput');
 const { CARS } = require('./cost');
 
-const f = (x, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '—' : Number(x).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d }));
+const f = (x, d = 0) =>
+  x === null || x === undefined || Number.isNaN(x) ? '—' : Number(x).toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
 const x2 = (x) => (x === null || x === undefined ? '—' : `${x.toFixed(2)}×`);
 const POLICY = {
   ours: 'ours: `vehicle-data` auto (stale after 60 min, poll every 10 min: the defaults)',
@@ -41,7 +42,14 @@ function machineSection(m, cfg, t1) {
 function targetsSection(targets) {
   const lines = ['## Targets', '', '| target | broker | measured | |', '|---|---|---|---|'];
   for (const t of targets) {
-    const v = typeof t.value === 'number' ? (t.unit ? `${t.value.toFixed(2)} ${t.unit}` : Number.isInteger(t.value) ? String(t.value) : `${t.value.toFixed(2)}×`) : String(t.value);
+    const v =
+      typeof t.value === 'number'
+        ? t.unit
+          ? `${t.value.toFixed(2)} ${t.unit}`
+          : Number.isInteger(t.value)
+            ? String(t.value)
+            : `${t.value.toFixed(2)}×`
+        : String(t.value);
     const notes = [t.extra, t.capNote].filter(Boolean).join('; ');
     lines.push(`| ${t.text} | ${t.broker || ''} | ${v}${notes ? ` (${notes})` : ''} | **${t.met ? 'met' : 'missed'}** |`);
   }
@@ -80,10 +88,22 @@ function throughputSection(t1, cfg) {
     const c = b.rows.c;
     const bRow = b.rows.b;
     const details = [];
-    if (bRow && b.rows.d && bRow.ratio.d) details.push(`(b) ÷ (d): ${x2(bRow.ratio.d)} in msg/s, ${x2(b.rows.d.cpuPerMsg / bRow.cpuPerMsg)} in CPU per message.`);
-    if (c && c.snapshots) details.push(`(c) sent ${f(c.snapshots)} record snapshots per run (one Node-RED message per record instead of per field); its latency beyond the ${QUIET_MS} ms quiet time: p50 ${f(c.p50 - QUIET_MS, 2)} ms, p99 ${f(c.p99 - QUIET_MS, 2)} ms.`);
-    details.push(`Per-run msg/s: ${Object.entries(b.rows).map(([k, r]) => `(${k}) ${r.allRates.map((x) => f(x)).join(' / ')}`).join('; ')}.`);
-    details.push(`Per-run CPU µs/msg: ${Object.entries(b.rows).map(([k, r]) => `(${k}) ${r.allCpu.join(' / ')}`).join('; ')}.`);
+    if (bRow && b.rows.d && bRow.ratio.d)
+      details.push(`(b) ÷ (d): ${x2(bRow.ratio.d)} in msg/s, ${x2(b.rows.d.cpuPerMsg / bRow.cpuPerMsg)} in CPU per message.`);
+    if (c && c.snapshots)
+      details.push(
+        `(c) sent ${f(c.snapshots)} record snapshots per run (one Node-RED message per record instead of per field); its latency beyond the ${QUIET_MS} ms quiet time: p50 ${f(c.p50 - QUIET_MS, 2)} ms, p99 ${f(c.p99 - QUIET_MS, 2)} ms.`,
+      );
+    details.push(
+      `Per-run msg/s: ${Object.entries(b.rows)
+        .map(([k, r]) => `(${k}) ${r.allRates.map((x) => f(x)).join(' / ')}`)
+        .join('; ')}.`,
+    );
+    details.push(
+      `Per-run CPU µs/msg: ${Object.entries(b.rows)
+        .map(([k, r]) => `(${k}) ${r.allCpu.join(' / ')}`)
+        .join('; ')}.`,
+    );
     if (b.errors && b.errors.length) details.push(`Errors: ${b.errors.join('; ')}.`);
     lines.push(details.join(' '), '');
   }
@@ -116,13 +136,15 @@ function scaleSection(t2) {
     '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   const names = {
-    vehicle: '`telemetry-in` vehicle mode (the broker\'s car state, and the node\'s own latest snapshot of every VIN)',
-    field: '`telemetry-in` field mode (the broker\'s car state and freshness)',
+    vehicle: "`telemetry-in` vehicle mode (the broker's car state, and the node's own latest snapshot of every VIN)",
+    field: "`telemetry-in` field mode (the broker's car state and freshness)",
   };
   for (const [mode, r] of Object.entries(t2.rows)) {
     const first = r.sweepFirstMs === undefined || r.sweepFirstMs === null ? f(r.sweepMaxMs, 2) : f(r.sweepFirstMs, 2);
     const rest = r.sweepMaxAfterFirstMs === undefined || r.sweepMaxAfterFirstMs === null ? '—' : f(r.sweepMaxAfterFirstMs, 2);
-    lines.push(`| ${names[mode]} | ${f(r.heapMB, 1)} MB | ${f(r.bytesPerVin)} | ${f(r.sweepMs, 2)} ms | ${first} ms | ${rest} ms | ${f(r.staleSweepMs, 1)} ms | ${f(r.injectUsPerMsg, 2)} |`);
+    lines.push(
+      `| ${names[mode]} | ${f(r.heapMB, 1)} MB | ${f(r.bytesPerVin)} | ${f(r.sweepMs, 2)} ms | ${first} ms | ${rest} ms | ${f(r.staleSweepMs, 1)} ms | ${f(r.injectUsPerMsg, 2)} |`,
+    );
   }
   if (t2.errors.length) lines.push('', `Errors: ${t2.errors.join('; ')}`);
   lines.push('');
@@ -164,15 +186,21 @@ function costSection(t3) {
     });
     lines.push('');
   }
-  const checks = t3.policies.map((p) => `${p.policy}: ${p.check.consistent ? 'the client\'s BillingMeter agrees' : `the BillingMeter says ${p.check.meterBilled} billed / $${p.check.meterCost}`}`);
-  lines.push(`Cross-check with the client's own meter — ${checks.join('; ')}. Stream volume: ${f(first ? first.streamedMessages : 0)} MQTT messages in the day.`, '');
+  const checks = t3.policies.map(
+    (p) =>
+      `${p.policy}: ${p.check.consistent ? "the client's BillingMeter agrees" : `the BillingMeter says ${p.check.meterBilled} billed / $${p.check.meterCost}`}`,
+  );
+  lines.push(
+    `Cross-check with the client's own meter — ${checks.join('; ')}. Stream volume: ${f(first ? first.streamedMessages : 0)} MQTT messages in the day.`,
+    '',
+  );
   return lines.join('\n');
 }
 
 const SCENARIO = {
   each: 'every surplus value as a command (no logic, no coalescing)',
   'each-60': 'every surplus value, into a node with Min interval 60 s (coalescing alone)',
-  logic: 'example 05\'s function, its nodes with Min interval 0 (the logic alone)',
+  logic: "example 05's function, its nodes with Min interval 0 (the logic alone)",
   example: '**example 05 as shipped**: its function, Min interval 60 s on "charging amps"',
 };
 
@@ -188,22 +216,25 @@ function solarSection(t4) {
   ];
   for (const r of t4.runs) {
     const n = (k) => r.byName[k] || 0;
-    const answers = Object.entries(r.answers).filter(([k]) => k !== 'inputs').map(([k, v]) => `${k} ${f(v)}`).join(', ');
+    const answers = Object.entries(r.answers)
+      .filter(([k]) => k !== 'inputs')
+      .map(([k, v]) => `${k} ${f(v)}`)
+      .join(', ');
     lines.push(
       `| ${SCENARIO[r.scenario] || r.scenario} | ${f(r.outputs.amps + r.outputs.control)} | ${f(r.commands)} | ${n('charge_start')} / ${n('charge_stop')} / ${f(n('set_charging_amps'))} | $${r.dollars.toFixed(3)} | $${(r.dollars * 30).toFixed(2)} | ${r.maxAmpsPerWindow} | ${answers} | ${f(r.solarKWh, 1)} / ${f(r.gridKWh, 2)} | ${r.fewerThanEach === null ? '—' : `${f(r.fewerThanEach * 100, 1)} %`} |`,
     );
   }
   lines.push('');
   const checks = t4.runs.map((r) => `${r.scenario}: ${r.check.consistent ? 'agrees' : `says ${r.check.meterCommands} commands`}`);
-  lines.push(`Cross-check with the client's own meter — ${checks.join('; ')}. Wall time of the four runs: ${t4.runs.map((r) => `${(r.wallMs / 1000).toFixed(1)} s`).join(', ')}.`, '');
+  lines.push(
+    `Cross-check with the client's own meter — ${checks.join('; ')}. Wall time of the four runs: ${t4.runs.map((r) => `${(r.wallMs / 1000).toFixed(1)} s`).join(', ')}.`,
+    '',
+  );
   return lines.join('\n');
 }
 
 function stateSection(t4, cfg) {
-  const lines = [
-    '## 5. Car state',
-    '',
-  ];
+  const lines = ['## 5. Car state', ''];
   const s = t4.store;
   if (s) {
     lines.push(
@@ -224,25 +255,42 @@ function stateSection(t4, cfg) {
       '|---|---:|---:|---:|---:|---:|---:|---|',
     );
     for (const r of Object.values(l.rows)) {
-      lines.push(`| ${r.label} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.max, 1)} | ${r.writes ? f(r.writes) : '—'} | ${r.writeMs ? `${f(r.writeMs, 0)} ms` : '—'} | ${r.writes ? `${f(r.duringShare * 100)} %` : '—'} | ${r.allP99.map((x) => f(x, 2)).join(' / ')} |`);
+      lines.push(
+        `| ${r.label} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.max, 1)} | ${r.writes ? f(r.writes) : '—'} | ${r.writeMs ? `${f(r.writeMs, 0)} ms` : '—'} | ${r.writes ? `${f(r.duringShare * 100)} %` : '—'} | ${r.allP99.map((x) => f(x, 2)).join(' / ')} |`,
+      );
     }
     lines.push('');
   }
-  if (t4.load) lines.push(`Load average (1 min) when the car state measurements started: ${t4.load[0].toFixed(2)}; after the heap, write and restore runs: ${t4.load[1].toFixed(2)}.`, '');
+  if (t4.load)
+    lines.push(
+      `Load average (1 min) when the car state measurements started: ${t4.load[0].toFixed(2)}; after the heap, write and restore runs: ${t4.load[1].toFixed(2)}.`,
+      '',
+    );
   if (t4.errors.length) lines.push(`Errors: ${t4.errors.join('; ')}`, '');
   return lines.join('\n');
 }
 
 function profileSection(profiles) {
   if (!profiles.length) return '';
-  const lines = ['## Profiles of missed targets', '', 'Each consumer below was run once more under `node --cpu-prof` (250 µs sampling) for one full run after a warm-up; only the samples of the measured run are counted (self time). Profiling slows the process, so its CPU per message is higher than in table 1.', ''];
+  const lines = [
+    '## Profiles of missed targets',
+    '',
+    'Each consumer below was run once more under `node --cpu-prof` (250 µs sampling) for one full run after a warm-up; only the samples of the measured run are counted (self time). Profiling slows the process, so its CPU per message is higher than in table 1.',
+    '',
+  ];
   for (const p of profiles) {
     if (p.error) {
       lines.push(`- (${p.kind}) on ${p.broker}: profile failed: ${p.error}`);
       continue;
     }
     lines.push(`### ${LABELS[p.kind]} on ${p.broker}: ${f(p.cpuPerMsg, 1)} µs CPU per message while profiled`, '');
-    lines.push(`By area: ${p.areas.filter((a) => a.share >= 0.005).map((a) => `${a.area} ${(a.share * 100).toFixed(1)} %`).join(', ')}.`, '');
+    lines.push(
+      `By area: ${p.areas
+        .filter((a) => a.share >= 0.005)
+        .map((a) => `${a.area} ${(a.share * 100).toFixed(1)} %`)
+        .join(', ')}.`,
+      '',
+    );
     lines.push('| self time | function | where |', '|---:|---|---|');
     for (const t of p.top) lines.push(`| ${(t.share * 100).toFixed(1)} % | \`${t.fn}\` | ${t.where || ''} |`);
     lines.push('');
@@ -280,7 +328,10 @@ function render(results) {
   parts.push(profileSection(results.profiles || []));
   const notesFile = path.join(__dirname, 'NOTES.md');
   if (fs.existsSync(notesFile)) parts.push(fs.readFileSync(notesFile, 'utf8'));
-  return `${parts.map((p) => p.trim()).filter(Boolean).join('\n\n')}\n`;
+  return `${parts
+    .map((p) => p.trim())
+    .filter(Boolean)
+    .join('\n\n')}\n`;
 }
 
 module.exports = { render, solarSection };

@@ -43,10 +43,21 @@ const cfg = {
   latencyRate: int(env.BENCH_LATENCY_RATE, 1000),
   vins: 10_000,
   scaleVins: 10_000,
-  only: new Set((env.BENCH_ONLY || 'throughput,hotpath,scale,cost,solar,state').split(',').map((s) => s.trim()).filter(Boolean)),
-  brokers: (env.BENCH_BROKERS || 'aedes,mosquitto').split(',').map((s) => s.trim()).filter(Boolean),
+  only: new Set(
+    (env.BENCH_ONLY || 'throughput,hotpath,scale,cost,solar,state')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ),
+  brokers: (env.BENCH_BROKERS || 'aedes,mosquitto')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
   profile: env.BENCH_PROFILE !== '0',
-  stateSlices: (env.BENCH_STATE_SLICES || '').split(',').map(Number).filter((x) => Number.isInteger(x) && x > 0),
+  stateSlices: (env.BENCH_STATE_SLICES || '')
+    .split(',')
+    .map(Number)
+    .filter((x) => Number.isInteger(x) && x > 0),
   out: env.BENCH_OUT ? path.resolve(env.BENCH_OUT) : path.join(REPO, 'BENCHMARKS.md'),
 };
 const WATCHDOG_MS = 20 * 60_000;
@@ -86,7 +97,9 @@ async function tableThroughput() {
       log('table 1: Mosquitto not installed, skipped');
       continue;
     }
-    log(`table 1: ${broker}: ${cfg.rounds} × ${cfg.messages} messages per consumer, then ${cfg.rounds} × ${cfg.latencyMessages} at ${cfg.latencyRate} msg/s`);
+    log(
+      `table 1: ${broker}: ${cfg.rounds} × ${cfg.messages} messages per consumer, then ${cfg.rounds} × ${cfg.latencyMessages} at ${cfg.latencyRate} msg/s`,
+    );
     try {
       const r = await throughput.runBroker({
         broker,
@@ -120,8 +133,19 @@ async function tableHotpath() {
     }
   }
   const m = (k) => median(runs.map((x) => x[k]));
-  const out = { runs: runs.length, messages: Math.min(cfg.messages, 100_000), jsonParse: m('jsonParse'), decode: m('decode'), field: m('field'), vehicle: m('vehicle'), errors };
-  if (runs.length) log(`hot path: JSON.parse ${out.jsonParse.toFixed(2)}, decode ${out.decode.toFixed(2)}, field ${out.field.toFixed(2)}, vehicle ${out.vehicle.toFixed(2)} µs/msg`);
+  const out = {
+    runs: runs.length,
+    messages: Math.min(cfg.messages, 100_000),
+    jsonParse: m('jsonParse'),
+    decode: m('decode'),
+    field: m('field'),
+    vehicle: m('vehicle'),
+    errors,
+  };
+  if (runs.length)
+    log(
+      `hot path: JSON.parse ${out.jsonParse.toFixed(2)}, decode ${out.decode.toFixed(2)}, field ${out.field.toFixed(2)}, vehicle ${out.vehicle.toFixed(2)} µs/msg`,
+    );
   return out;
 }
 
@@ -155,7 +179,9 @@ async function tableScale() {
       staleSweepMs: median(runs.map((x) => x.staleSweepMs)),
       injectUsPerMsg: median(runs.map((x) => x.injectUsPerMsg)),
     };
-    log(`table 2: ${mode} mode: heap ${rows[mode].heapMB.toFixed(1)} MB, sweep ${rows[mode].sweepMs.toFixed(2)} ms (median of ${runs.length} runs × 20 sweeps)`);
+    log(
+      `table 2: ${mode} mode: heap ${rows[mode].heapMB.toFixed(1)} MB, sweep ${rows[mode].sweepMs.toFixed(2)} ms (median of ${runs.length} runs × 20 sweeps)`,
+    );
   }
   return { rows, errors };
 }
@@ -163,7 +189,9 @@ async function tableScale() {
 async function tableCost() {
   const policies = await runOnce(path.join(__dirname, 'cost.js'), [], [], 300_000);
   for (const p of policies) {
-    log(`table 3: ${p.policy}: ${p.billed} billed calls, $${p.dollars.toFixed(3)}, ${p.billedWhileStreaming} while streaming, ${p.billedToAsleep} to asleep cars, ${p.wakes} wakes`);
+    log(
+      `table 3: ${p.policy}: ${p.billed} billed calls, $${p.dollars.toFixed(3)}, ${p.billedWhileStreaming} while streaming, ${p.billedToAsleep} to asleep cars, ${p.wakes} wakes`,
+    );
   }
   return { policies };
 }
@@ -171,7 +199,9 @@ async function tableCost() {
 async function tableSolar() {
   const solar = await runOnce(path.join(__dirname, 'solar.js'), [], [], 300_000);
   for (const r of solar.runs) {
-    log(`table 4: ${r.scenario}: ${r.commands} billed commands, $${r.dollars.toFixed(3)}, at most ${r.maxAmpsPerWindow} amps command(s) in ${r.windowS} s`);
+    log(
+      `table 4: ${r.scenario}: ${r.commands} billed commands, $${r.dollars.toFixed(3)}, at most ${r.maxAmpsPerWindow} amps command(s) in ${r.windowS} s`,
+    );
   }
   return solar;
 }
@@ -206,13 +236,26 @@ async function tableState() {
         restoreMs: m((x) => x.restoreMs),
       }
     : null;
-  if (store) log(`table 5: car state ${store.heapMB.toFixed(1)} MB, write ${store.writeMs.toFixed(0)} ms (longest block ${store.maxBlockMs.toFixed(1)} ms), restore ${store.restoreMs.toFixed(0)} ms`);
+  if (store)
+    log(
+      `table 5: car state ${store.heapMB.toFixed(1)} MB, write ${store.writeMs.toFixed(0)} ms (longest block ${store.maxBlockMs.toFixed(1)} ms), restore ${store.restoreMs.toFixed(0)} ms`,
+    );
   load.push(os.loadavg()[0]);
   const broker = cfg.brokers.includes('mosquitto') && mosquittoVersion() ? 'mosquitto' : 'aedes';
-  log(`table 5: latency at ${cfg.latencyRate} msg/s while the state is written, on ${broker}: ${cfg.rounds} rounds × 3 variants × ${cfg.latencyMessages} messages`);
+  log(
+    `table 5: latency at ${cfg.latencyRate} msg/s while the state is written, on ${broker}: ${cfg.rounds} rounds × 3 variants × ${cfg.latencyMessages} messages`,
+  );
   let latency = null;
   try {
-    latency = await runStateWrite({ broker, rounds: cfg.rounds, n: cfg.latencyMessages, rate: cfg.latencyRate, vins: cfg.scaleVins, slices: cfg.stateSlices, log });
+    latency = await runStateWrite({
+      broker,
+      rounds: cfg.rounds,
+      n: cfg.latencyMessages,
+      rate: cfg.latencyRate,
+      vins: cfg.scaleVins,
+      slices: cfg.stateSlices,
+      log,
+    });
   } catch (e) {
     errors.push(`latency while writing: ${e.message}`);
     log(`table 5: latency FAILED ${e.stack || e}`);
@@ -230,46 +273,90 @@ function evaluate(results) {
       const has = (...k) => k.every((x) => r[x] && r[x].rate);
       if (has('b', 'e')) {
         targets.push({
-          id: 'b-vs-e', broker: b.broker, text: '(b) ≥ 0.9 × (e) msg/s (car state kept and saved every 30 s)', value: r.b.ratio.e, limit: 0.9, met: r.b.ratio.e >= 0.9,
+          id: 'b-vs-e',
+          broker: b.broker,
+          text: '(b) ≥ 0.9 × (e) msg/s (car state kept and saved every 30 s)',
+          value: r.b.ratio.e,
+          limit: 0.9,
+          met: r.b.ratio.e >= 0.9,
           extra: `CPU: (e) ${r.e.cpuPerMsg.toFixed(1)} / (b) ${r.b.cpuPerMsg.toFixed(1)} µs = ${(r.e.cpuPerMsg / r.b.cpuPerMsg).toFixed(2)}×`,
-          cpuRatio: r.e.cpuPerMsg / r.b.cpuPerMsg, kinds: ['b', 'e'],
+          cpuRatio: r.e.cpuPerMsg / r.b.cpuPerMsg,
+          kinds: ['b', 'e'],
         });
       }
       if (has('b', 'd')) {
         targets.push({
-          id: 'b-vs-d', broker: b.broker, text: '(b) ≥ 2 × (d) msg/s', value: r.b.ratio.d, limit: 2, met: r.b.ratio.d >= 2,
+          id: 'b-vs-d',
+          broker: b.broker,
+          text: '(b) ≥ 2 × (d) msg/s',
+          value: r.b.ratio.d,
+          limit: 2,
+          met: r.b.ratio.d >= 2,
           extra: `CPU: (d) ${r.d.cpuPerMsg.toFixed(1)} / (b) ${r.b.cpuPerMsg.toFixed(1)} µs = ${(r.d.cpuPerMsg / r.b.cpuPerMsg).toFixed(2)}×`,
-          cpuRatio: r.d.cpuPerMsg / r.b.cpuPerMsg, kinds: ['b', 'd'],
+          cpuRatio: r.d.cpuPerMsg / r.b.cpuPerMsg,
+          kinds: ['b', 'd'],
         });
       }
       if (has('c', 'a')) {
         targets.push({
-          id: 'c-vs-a', broker: b.broker, text: '(c) ≥ 0.4 × (a) msg/s', value: r.c.ratio.a, limit: 0.4, met: r.c.ratio.a >= 0.4,
+          id: 'c-vs-a',
+          broker: b.broker,
+          text: '(c) ≥ 0.4 × (a) msg/s',
+          value: r.c.ratio.a,
+          limit: 0.4,
+          met: r.c.ratio.a >= 0.4,
           extra: `CPU: (a) ${r.a.cpuPerMsg.toFixed(1)} / (c) ${r.c.cpuPerMsg.toFixed(1)} µs = ${(r.a.cpuPerMsg / r.c.cpuPerMsg).toFixed(2)}×`,
-          cpuRatio: r.a.cpuPerMsg / r.c.cpuPerMsg, kinds: ['c', 'a'],
+          cpuRatio: r.a.cpuPerMsg / r.c.cpuPerMsg,
+          kinds: ['c', 'a'],
         });
       }
       if (r.b && r.b.p99 !== null) {
-        targets.push({ id: 'p99-b', broker: b.broker, text: 'p99 latency < 5 ms, (b) field mode', value: r.b.p99, unit: 'ms', limit: 5, met: r.b.p99 < 5, kinds: ['b'] });
+        targets.push({
+          id: 'p99-b',
+          broker: b.broker,
+          text: 'p99 latency < 5 ms, (b) field mode',
+          value: r.b.p99,
+          unit: 'ms',
+          limit: 5,
+          met: r.b.p99 < 5,
+          kinds: ['b'],
+        });
       }
       // A ratio whose numerator kept up with the broker (not saturated) is capped by the broker.
       for (const t of targets) {
         if (t.broker !== b.broker || !t.kinds || t.kinds.length < 2 || t.capNote !== undefined) continue;
         const num = r[t.kinds[0]];
-        t.capNote = num.busy < 0.8 ? `${t.kinds.map((k) => `(${k})`)[0]} was ${(num.busy * 100).toFixed(0)} % busy: it kept up with the broker, so the msg/s ratio is capped by the broker` : '';
+        t.capNote =
+          num.busy < 0.8
+            ? `${t.kinds.map((k) => `(${k})`)[0]} was ${(num.busy * 100).toFixed(0)} % busy: it kept up with the broker, so the msg/s ratio is capped by the broker`
+            : '';
       }
     }
   }
   const t2 = results.scale;
   if (t2 && t2.rows.vehicle) {
-    targets.push({ id: 'heap', text: 'heap of 10,000 VINs × 20 fields < 50 MB (vehicle mode)', value: t2.rows.vehicle.heapMB, unit: 'MB', limit: 50, met: t2.rows.vehicle.heapMB < 50 });
+    targets.push({
+      id: 'heap',
+      text: 'heap of 10,000 VINs × 20 fields < 50 MB (vehicle mode)',
+      value: t2.rows.vehicle.heapMB,
+      unit: 'MB',
+      limit: 50,
+      met: t2.rows.vehicle.heapMB < 50,
+    });
     const sweep = Math.max(t2.rows.vehicle.sweepMs, t2.rows.field ? t2.rows.field.sweepMs : 0);
     targets.push({ id: 'sweep', text: 'one freshness sweep over 10,000 VINs < 10 ms', value: sweep, unit: 'ms', limit: 10, met: sweep < 10 });
   }
   const t4 = results.state;
   if (t4 && t4.store) {
     const s = t4.store;
-    targets.push({ id: 'state-heap', text: 'car state of 10,000 VINs × 20 fields < 50 MB heap', value: s.heapMB, unit: 'MB', limit: 50, met: s.heapMB < 50 });
+    targets.push({
+      id: 'state-heap',
+      text: 'car state of 10,000 VINs × 20 fields < 50 MB heap',
+      value: s.heapMB,
+      unit: 'MB',
+      limit: 50,
+      met: s.heapMB < 50,
+    });
     targets.push({ id: 'state-write', text: 'one state-file write of it < 200 ms', value: s.writeMs, unit: 'ms', limit: 200, met: s.writeMs < 200 });
     targets.push({ id: 'state-restore', text: 'restore of that file < 1 s', value: s.restoreMs, unit: 'ms', limit: 1000, met: s.restoreMs < 1000 });
   }
@@ -278,8 +365,13 @@ function evaluate(results) {
     // No step: p99 while the state is written stays under table 1's 5 ms and within 2 ms of the p99 without a write.
     const step = lat.sliced.p99 - lat.none.p99;
     targets.push({
-      id: 'state-p99', broker: t4.latency.broker, text: 'no p99 latency step while the state file is written (p99 < 5 ms and ≤ p99 without a write + 2 ms), 1,000 msg/s',
-      value: lat.sliced.p99, unit: 'ms', limit: 5, met: lat.sliced.p99 < 5 && step <= 2,
+      id: 'state-p99',
+      broker: t4.latency.broker,
+      text: 'no p99 latency step while the state file is written (p99 < 5 ms and ≤ p99 without a write + 2 ms), 1,000 msg/s',
+      value: lat.sliced.p99,
+      unit: 'ms',
+      limit: 5,
+      met: lat.sliced.p99 < 5 && step <= 2,
       extra: `without a write ${lat.none.p99.toFixed(2)} ms`,
     });
   }
@@ -287,8 +379,20 @@ function evaluate(results) {
   if (t3) {
     const ours = t3.policies.find((p) => p.policy === 'ours');
     if (ours) {
-      targets.push({ id: 'streaming', text: 'our auto mode: 0 billed calls while streaming', value: ours.billedWhileStreaming, limit: 0, met: ours.billedWhileStreaming === 0 });
-      targets.push({ id: 'asleep', text: 'our auto mode: 0 billed calls to asleep cars (free state checks only)', value: ours.billedToAsleep, limit: 0, met: ours.billedToAsleep === 0 });
+      targets.push({
+        id: 'streaming',
+        text: 'our auto mode: 0 billed calls while streaming',
+        value: ours.billedWhileStreaming,
+        limit: 0,
+        met: ours.billedWhileStreaming === 0,
+      });
+      targets.push({
+        id: 'asleep',
+        text: 'our auto mode: 0 billed calls to asleep cars (free state checks only)',
+        value: ours.billedToAsleep,
+        limit: 0,
+        met: ours.billedToAsleep === 0,
+      });
       targets.push({ id: 'wakes', text: 'our auto mode: 0 wakes', value: ours.wakes, limit: 0, met: ours.wakes === 0 });
     }
   }
@@ -327,7 +431,9 @@ async function profileMisses(results, targets) {
   for (const kind of kinds) {
     log(`profile: consumer ${kind} on ${broker} (node --cpu-prof)`);
     try {
-      profiles.push(await throughput.profileConsumer({ broker, kind, n: cfg.messages, vins: cfg.vins, dir: path.join(os.tmpdir(), 'tesla-fleet-bench-prof') }));
+      profiles.push(
+        await throughput.profileConsumer({ broker, kind, n: cfg.messages, vins: cfg.vins, dir: path.join(os.tmpdir(), 'tesla-fleet-bench-prof') }),
+      );
     } catch (e) {
       profiles.push({ kind, broker, error: e.message });
     }
@@ -359,7 +465,10 @@ async function main() {
   const rawDir = path.join(REPO, '.tmp');
   fs.mkdirSync(rawDir, { recursive: true });
   fs.writeFileSync(path.join(rawDir, 'bench-results.json'), JSON.stringify(results, null, 1));
-  for (const t of results.targets) log(`target ${t.met ? 'met   ' : 'MISSED'} ${t.broker ? `[${t.broker}] ` : ''}${t.text}: ${typeof t.value === 'number' ? +t.value.toFixed(3) : t.value}`);
+  for (const t of results.targets)
+    log(
+      `target ${t.met ? 'met   ' : 'MISSED'} ${t.broker ? `[${t.broker}] ` : ''}${t.text}: ${typeof t.value === 'number' ? +t.value.toFixed(3) : t.value}`,
+    );
   log(`wrote ${path.relative(process.cwd(), cfg.out) || cfg.out} (raw figures: .tmp/bench-results.json) in ${results.durationS.toFixed(0)} s`);
   clearTimeout(watchdog);
 }

@@ -21,9 +21,26 @@ const SWEEPS = 20;
 
 /** 20 fields a fleet typically streams: 14 numbers, 4 enums, 2 objects. */
 const FIELD_SET = [
-  'BatteryLevel', 'Soc', 'EstBatteryRange', 'RatedRange', 'VehicleSpeed', 'Odometer', 'GpsHeading',
-  'InsideTemp', 'OutsideTemp', 'ChargeAmps', 'ACChargingPower', 'ChargerVoltage', 'TimeToFullCharge',
-  'ChargeLimitSoc', 'Gear', 'DetailedChargeState', 'ChargePortLatch', 'SentryMode', 'Location', 'DoorState',
+  'BatteryLevel',
+  'Soc',
+  'EstBatteryRange',
+  'RatedRange',
+  'VehicleSpeed',
+  'Odometer',
+  'GpsHeading',
+  'InsideTemp',
+  'OutsideTemp',
+  'ChargeAmps',
+  'ACChargingPower',
+  'ChargerVoltage',
+  'TimeToFullCharge',
+  'ChargeLimitSoc',
+  'Gear',
+  'DetailedChargeState',
+  'ChargePortLatch',
+  'SentryMode',
+  'Location',
+  'DoorState',
 ];
 
 function valueOf(name, rng) {
@@ -34,7 +51,14 @@ function valueOf(name, rng) {
     case 'location':
       return { latitude: Math.round(rng.float(-60, 70) * 1e6) / 1e6, longitude: Math.round(rng.float(-180, 180) * 1e6) / 1e6 };
     case 'doors':
-      return { DriverFront: rng.chance(0.1), DriverRear: false, PassengerFront: rng.chance(0.1), PassengerRear: false, TrunkFront: false, TrunkRear: rng.chance(0.05) };
+      return {
+        DriverFront: rng.chance(0.1),
+        DriverRear: false,
+        PassengerFront: rng.chance(0.1),
+        PassengerRear: false,
+        TrunkFront: false,
+        TrunkRear: rng.chance(0.05),
+      };
     case 'integer':
       return rng.int(0, 100);
     default:

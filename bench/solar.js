@@ -100,7 +100,7 @@ function loadExample(file = EXAMPLE) {
 function functionNode(code) {
   const store = new Map();
   const warnings = [];
-  // eslint-disable-next-line no-new-func
+
   const run = new Function('msg', 'node', 'context', code);
   const node = { warn: (t) => warnings.push(String(t)), error: (t) => warnings.push(String(t)), status() {} };
   const context = { get: (k) => store.get(k), set: (k, v) => void store.set(k, v) };
@@ -201,9 +201,7 @@ async function runScenario(name, day, example) {
     for (let i = 0; i < day.length; i++) {
       if (i > 0) clock.tick(STEP_MS);
       const watts = day[i];
-      const [toAmps, toControl] = logic
-        ? fn.call({ payload: watts })
-        : [{ payload: Math.max(0, Math.min(16, Math.floor(watts / VOLTS))) }, null];
+      const [toAmps, toControl] = logic ? fn.call({ payload: watts }) : [{ payload: Math.max(0, Math.min(16, Math.floor(watts / VOLTS))) }, null];
       if (toControl) {
         outputs.control++;
         control.handle({ command: toControl.command, payload: toControl.payload }).catch((e) => inputErrors.push(e.message));

@@ -39,9 +39,7 @@ const path = require('node:path');
 const fs = require('node:fs');
 const { selfSigned } = require('../test/support/certs');
 
-const SAMPLE_DATA = JSON.parse(
-  fs.readFileSync(path.join(__dirname, '..', 'test', 'fixtures', 'vehicle-data-sample.json'), 'utf8'),
-).response;
+const SAMPLE_DATA = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'test', 'fixtures', 'vehicle-data-sample.json'), 'utf8')).response;
 
 const ASLEEP_BODY = { response: null, error: 'vehicle unavailable: vehicle is offline or asleep', error_description: '' };
 
@@ -72,8 +70,16 @@ const PROXY_PARAMS = {
   set_scheduled_charging: { enable: 'boolean', time: 'number' },
 };
 const PARAMLESS_COMMANDS = new Set([
-  'charge_start', 'charge_stop', 'charge_port_door_open', 'charge_port_door_close', 'door_lock', 'door_unlock',
-  'auto_conditioning_start', 'auto_conditioning_stop', 'flash_lights', 'honk_horn',
+  'charge_start',
+  'charge_stop',
+  'charge_port_door_open',
+  'charge_port_door_close',
+  'door_lock',
+  'door_unlock',
+  'auto_conditioning_start',
+  'auto_conditioning_stop',
+  'flash_lights',
+  'honk_horn',
 ]);
 const CAR_REFUSED = 'car could not execute command: ';
 
@@ -176,14 +182,7 @@ function defaultCertificate() {
  *   told every command carried out and every wake_up (as double.onCommand)
  */
 async function startFleetDouble(opts = {}) {
-  const {
-    port = 0,
-    host = '127.0.0.1',
-    clientId = null,
-    accessTokenTtlSeconds = 3600,
-    now = Date.now,
-    proxyPrefix = '/proxy',
-  } = opts;
+  const { port = 0, host = '127.0.0.1', clientId = null, accessTokenTtlSeconds = 3600, now = Date.now, proxyPrefix = '/proxy' } = opts;
 
   const tlsMaterial = opts.tls || defaultCertificate();
 
@@ -246,7 +245,11 @@ async function startFleetDouble(opts = {}) {
     res.end(payload);
   }
 
-  const errorBody = (status, error, description = '') => ({ response: null, error: error ?? STATUS_TEXT[status] ?? 'error', error_description: description });
+  const errorBody = (status, error, description = '') => ({
+    response: null,
+    error: error ?? STATUS_TEXT[status] ?? 'error',
+    error_description: description,
+  });
 
   function takeFailure(method, pathname) {
     for (let i = 0; i < failures.length; i++) {
@@ -302,7 +305,21 @@ async function startFleetDouble(opts = {}) {
   function vehicleSummary(v) {
     const base = clone(SAMPLE_DATA);
     const summary = {};
-    for (const k of ['id', 'vehicle_id', 'vin', 'color', 'access_type', 'granular_access', 'tokens', 'in_service', 'id_s', 'calendar_enabled', 'api_version', 'backseat_token', 'backseat_token_updated_at']) {
+    for (const k of [
+      'id',
+      'vehicle_id',
+      'vin',
+      'color',
+      'access_type',
+      'granular_access',
+      'tokens',
+      'in_service',
+      'id_s',
+      'calendar_enabled',
+      'api_version',
+      'backseat_token',
+      'backseat_token_updated_at',
+    ]) {
       summary[k] = base[k];
     }
     return { ...summary, vin: v.vin, display_name: v.displayName, state: v.state, ...clone(v.summary) };
@@ -313,7 +330,14 @@ async function startFleetDouble(opts = {}) {
     data.vin = v.vin;
     data.state = 'online';
     const all = endpointsParam === undefined;
-    const wanted = new Set(all ? [] : String(endpointsParam).split(';').map((s) => s.trim()).filter(Boolean));
+    const wanted = new Set(
+      all
+        ? []
+        : String(endpointsParam)
+            .split(';')
+            .map((s) => s.trim())
+            .filter(Boolean),
+    );
     const out = {};
     for (const [k, val] of Object.entries(data)) {
       if (!isPlainObject(val) || k === 'granular_access') out[k] = val;
@@ -456,7 +480,10 @@ async function startFleetDouble(opts = {}) {
           res,
           call,
           421,
-          errorBody(421, `user out of region, use base URL: ${settings.regionBaseUrl}, or consult developer.tesla.com/docs/fleet-api#regional-requirements`),
+          errorBody(
+            421,
+            `user out of region, use base URL: ${settings.regionBaseUrl}, or consult developer.tesla.com/docs/fleet-api#regional-requirements`,
+          ),
         );
       }
     }

@@ -42,10 +42,7 @@ function goString(s) {
   // Go replaces invalid UTF-8 (a lone surrogate, seen from JS) with U+FFFD; JSON.stringify
   // already escapes control characters as Go >= 1.22 does (\b \f \n \r \t, else \u00xx).
   const wellFormed = s.replace(LONE_SURROGATE, '\ufffd');
-  return JSON.stringify(wellFormed).replace(
-    GO_EXTRA_ESCAPES,
-    (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
-  );
+  return JSON.stringify(wellFormed).replace(GO_EXTRA_ESCAPES, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
 }
 
 /** Go sorts map keys by their UTF-8 bytes (equal to UTF-16 order except around surrogates). */
@@ -183,8 +180,15 @@ const ALWAYS_TYPED_FROM_ID = 179;
 
 /** Legacy floats that went through a float32 in the car print with float32 noise. */
 const FLOAT32_FIELDS = new Set([
-  'InsideTemp', 'OutsideTemp', 'TpmsPressureFl', 'TpmsPressureFr', 'TpmsPressureRl', 'TpmsPressureRr',
-  'ACChargingPower', 'EstBatteryRange', 'RatedRange',
+  'InsideTemp',
+  'OutsideTemp',
+  'TpmsPressureFl',
+  'TpmsPressureFr',
+  'TpmsPressureRl',
+  'TpmsPressureRr',
+  'ACChargingPower',
+  'EstBatteryRange',
+  'RatedRange',
 ]);
 
 /** "1.5e-3" -> "0.00150": the server rewrites scientific string values that have a dot. */
@@ -289,7 +293,12 @@ function setPath(obj, path, value) {
 /** Model field values -> a vehicle_data `response` object, placed by the catalogue's paths. */
 function vehicleDataFromFields(values, base) {
   const data = {
-    charge_state: {}, climate_state: {}, drive_state: {}, gui_settings: {}, vehicle_config: {}, vehicle_state: {},
+    charge_state: {},
+    climate_state: {},
+    drive_state: {},
+    gui_settings: {},
+    vehicle_config: {},
+    vehicle_state: {},
     ...base,
   };
   for (const name of Object.keys(values)) {
@@ -342,32 +351,88 @@ const PRESETS = {
 
 /** The fields each simulated car streams (a typical configuration, ~30 fields). */
 const DEFAULT_FIELDS = [
-  'VehicleName', 'Version', 'Gear', 'VehicleSpeed', 'Location', 'GpsHeading', 'Odometer',
-  'LongitudinalAcceleration', 'BatteryLevel', 'Soc', 'EstBatteryRange', 'RatedRange',
-  'DetailedChargeState', 'ChargeAmps', 'ChargeCurrentRequest', 'ACChargingPower', 'ChargerVoltage', 'TimeToFullCharge',
-  'ChargeLimitSoc', 'ChargePortLatch', 'ChargePortDoorOpen', 'FastChargerPresent', 'Locked',
-  'SentryMode', 'DoorState', 'FdWindow', 'InsideTemp', 'OutsideTemp', 'HvacPower',
-  'ClimateKeeperMode', 'TpmsPressureFl', 'TpmsPressureFr', 'TpmsPressureRl', 'TpmsPressureRr',
-  'TpmsSoftWarnings', 'MinutesToArrival', 'DestinationLocation',
+  'VehicleName',
+  'Version',
+  'Gear',
+  'VehicleSpeed',
+  'Location',
+  'GpsHeading',
+  'Odometer',
+  'LongitudinalAcceleration',
+  'BatteryLevel',
+  'Soc',
+  'EstBatteryRange',
+  'RatedRange',
+  'DetailedChargeState',
+  'ChargeAmps',
+  'ChargeCurrentRequest',
+  'ACChargingPower',
+  'ChargerVoltage',
+  'TimeToFullCharge',
+  'ChargeLimitSoc',
+  'ChargePortLatch',
+  'ChargePortDoorOpen',
+  'FastChargerPresent',
+  'Locked',
+  'SentryMode',
+  'DoorState',
+  'FdWindow',
+  'InsideTemp',
+  'OutsideTemp',
+  'HvacPower',
+  'ClimateKeeperMode',
+  'TpmsPressureFl',
+  'TpmsPressureFr',
+  'TpmsPressureRl',
+  'TpmsPressureRr',
+  'TpmsSoftWarnings',
+  'MinutesToArrival',
+  'DestinationLocation',
 ];
 
 /** Three cars for npm start: one typed, one legacy, one whose stream drops while it is online. */
 const DEMO_CARS = [
   {
-    vin: '5YJ3E1EA1SF000001', name: 'Typed Model 3', typed: true, home: { latitude: 37.7749, longitude: -122.4194 },
-    battery: 64, chargeLimit: 80, odometer: 15720.07, sentry: true, chargeAmps: 32, chargerVoltage: 240,
+    vin: '5YJ3E1EA1SF000001',
+    name: 'Typed Model 3',
+    typed: true,
+    home: { latitude: 37.7749, longitude: -122.4194 },
+    battery: 64,
+    chargeLimit: 80,
+    odometer: 15720.07,
+    sentry: true,
+    chargeAmps: 32,
+    chargerVoltage: 240,
     script: [{ phase: 'drive' }, { phase: 'park' }, { phase: 'charge' }, { phase: 'park' }, { phase: 'sleep' }],
   },
   {
-    vin: '5YJSA1E2XHF000002', name: 'Legacy <S> & Co', typed: false, home: { latitude: 52.520008, longitude: 13.404954 },
-    battery: 48, chargeLimit: 90, odometer: 48211.5, sentry: false, chargeAmps: 16, chargerVoltage: 230,
-    lowTyre: 'rear_right', outsideTemp: 8,
+    vin: '5YJSA1E2XHF000002',
+    name: 'Legacy <S> & Co',
+    typed: false,
+    home: { latitude: 52.520008, longitude: 13.404954 },
+    battery: 48,
+    chargeLimit: 90,
+    odometer: 48211.5,
+    sentry: false,
+    chargeAmps: 16,
+    chargerVoltage: 230,
+    lowTyre: 'rear_right',
+    outsideTemp: 8,
     script: [{ phase: 'park', x: 0.7 }, { phase: 'drive', x: 0.8 }, { phase: 'park' }, { phase: 'sleep', x: 1.3 }, { phase: 'charge', x: 0.7 }],
   },
   {
-    vin: '7SAYGDEE5RF000003', name: 'Dropout Model Y', typed: true, home: { latitude: -33.8688, longitude: 151.2093 },
-    battery: 35, chargeLimit: 90, odometer: 3120.9, sentry: true, chargeAmps: 24, chargerVoltage: 230,
-    dropsStream: true, outsideTemp: 24,
+    vin: '7SAYGDEE5RF000003',
+    name: 'Dropout Model Y',
+    typed: true,
+    home: { latitude: -33.8688, longitude: 151.2093 },
+    battery: 35,
+    chargeLimit: 90,
+    odometer: 3120.9,
+    sentry: true,
+    chargeAmps: 24,
+    chargerVoltage: 230,
+    dropsStream: true,
+    outsideTemp: 24,
     script: [{ phase: 'drive', x: 0.7 }, { phase: 'charge', x: 2.7, stream: false }, { phase: 'park' }, { phase: 'sleep', x: 0.7 }],
   },
 ];
@@ -415,15 +480,35 @@ class SimCar {
     const home = spec.home || { latitude: 37.4, longitude: -122.1 };
     this.home = { ...home };
     this.s = {
-      lat: home.latitude, lon: home.longitude, heading: this.rng.int(0, 359), speed: 0, accel: 0,
+      lat: home.latitude,
+      lon: home.longitude,
+      heading: this.rng.int(0, 359),
+      speed: 0,
+      accel: 0,
       odometer: spec.odometer !== undefined ? spec.odometer : 12000 + this.rng.float(0, 20000),
-      battery: spec.battery !== undefined ? spec.battery : 60, capacity: spec.capacity || 75,
-      chargeLimit: spec.chargeLimit || 80, chargeState: 'Disconnected', chargeAmps: 0, chargePower: 0,
+      battery: spec.battery !== undefined ? spec.battery : 60,
+      capacity: spec.capacity || 75,
+      chargeLimit: spec.chargeLimit || 80,
+      chargeState: 'Disconnected',
+      chargeAmps: 0,
+      chargePower: 0,
       chargeRequest: spec.chargeAmps || 32,
-      chargerVoltage: 0, timeToFull: 0, latch: 'Disengaged', portOpen: false, gear: 'P', locked: true,
-      sentry: 'Off', doors: { DriverFront: false, DriverRear: false, PassengerFront: false, PassengerRear: false, TrunkFront: false, TrunkRear: false },
-      window: 'Closed', outside: spec.outsideTemp !== undefined ? spec.outsideTemp : 16, inside: 20, hvac: 'Off',
-      keeper: 'Off', tyres: { fl: 2.9, fr: 2.9, rl: 2.9, rr: 2.9 }, destination: null, minutesToArrival: null,
+      chargerVoltage: 0,
+      timeToFull: 0,
+      latch: 'Disengaged',
+      portOpen: false,
+      gear: 'P',
+      locked: true,
+      sentry: 'Off',
+      doors: { DriverFront: false, DriverRear: false, PassengerFront: false, PassengerRear: false, TrunkFront: false, TrunkRear: false },
+      window: 'Closed',
+      outside: spec.outsideTemp !== undefined ? spec.outsideTemp : 16,
+      inside: 20,
+      hvac: 'Off',
+      keeper: 'Off',
+      tyres: { fl: 2.9, fr: 2.9, rl: 2.9, rr: 2.9 },
+      destination: null,
+      minutesToArrival: null,
       version: spec.version || (this.typed ? '2025.20.6 f3d2a7c21b' : '2023.44.30.8 4b7e2c1f3a'),
     };
     if (spec.lowTyre) this.s.tyres[{ front_left: 'fl', front_right: 'fr', rear_left: 'rl', rear_right: 'rr' }[spec.lowTyre]] = 2.35;
@@ -436,7 +521,12 @@ class SimCar {
   values(all = false) {
     const s = this.s;
     const tyreWarn = {};
-    for (const [k, key] of [['fl', 'front_left'], ['fr', 'front_right'], ['rl', 'rear_left'], ['rr', 'rear_right']]) {
+    for (const [k, key] of [
+      ['fl', 'front_left'],
+      ['fr', 'front_right'],
+      ['rl', 'rear_left'],
+      ['rr', 'rear_right'],
+    ]) {
       if (s.tyres[k] < 2.5) tyreWarn[key] = true;
     }
     const v = {
@@ -548,10 +638,7 @@ class SimCar {
         s.accel = round((s.speed - prev) / (h * 3600) / 21.94, 4); // mph/s -> g
         const target = this.phaseProgress() > 0.5 ? this.home : s.destination;
         if (target) {
-          const bearing = (Math.atan2(
-            (target.longitude - s.lon) * Math.cos((s.lat * Math.PI) / 180),
-            target.latitude - s.lat,
-          ) * 180) / Math.PI;
+          const bearing = (Math.atan2((target.longitude - s.lon) * Math.cos((s.lat * Math.PI) / 180), target.latitude - s.lat) * 180) / Math.PI;
           s.heading = (bearing + rng.float(-20, 20) + 360) % 360;
         }
         const miles = s.speed * h;
@@ -762,10 +849,13 @@ class SimCar {
   scheduleTick() {
     if (this.tickTimer) this.sim.clock.clearTimeout(this.tickTimer);
     const factor = this.phase === 'park' || this.phase === 'sleep' ? this.sim.parkedRecordFactor : 1;
-    this.tickTimer = this.sim.clock.setTimeout(() => {
-      this.tickTimer = null;
-      this.tick(true);
-    }, Math.round(this.sim.recordMs * factor * this.jitter()));
+    this.tickTimer = this.sim.clock.setTimeout(
+      () => {
+        this.tickTimer = null;
+        this.tick(true);
+      },
+      Math.round(this.sim.recordMs * factor * this.jitter()),
+    );
   }
 
   /** One record: update the physics, publish the changed fields (if streaming). */
@@ -1305,7 +1395,9 @@ if (require.main === module) {
     const key = `${st.phase}/${st.online}/${st.streaming}`;
     if (lastPhase[st.vin] === key) return;
     lastPhase[st.vin] = key;
-    console.log(`${new Date().toISOString()} ${st.vin} ${st.phase}${st.online ? '' : ' (asleep)'}${st.online && !st.streaming ? ' (online, stream dropped)' : ''}`);
+    console.log(
+      `${new Date().toISOString()} ${st.vin} ${st.phase}${st.online ? '' : ' (asleep)'}${st.online && !st.streaming ? ' (online, stream dropped)' : ''}`,
+    );
   });
   sim
     .start()

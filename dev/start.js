@@ -197,8 +197,17 @@ function remapRefs(value, map) {
  */
 function demoBrokerNode({ brokerUrl, topicBase }) {
   return {
-    id: DEMO_IDS.broker, type: 'telemetry-broker', name: 'demo broker', url: brokerUrl, topicBase,
-    clientId: '', ca: '', sharedGroup: '', clean: true, reconnectPeriod: 5, persist: true,
+    id: DEMO_IDS.broker,
+    type: 'telemetry-broker',
+    name: 'demo broker',
+    url: brokerUrl,
+    topicBase,
+    clientId: '',
+    ca: '',
+    sharedGroup: '',
+    clean: true,
+    reconnectPeriod: 5,
+    persist: true,
   };
 }
 
@@ -221,8 +230,12 @@ function demoAccountProps(fleetApi) {
 
 function demoAccountNode(fleetApi) {
   return {
-    id: DEMO_IDS.account, type: 'tesla-account', name: fleetApi ? 'demo account (Fleet API double)' : 'demo account',
-    region: 'na', domain: 'fleet.example.com', ...demoAccountProps(fleetApi),
+    id: DEMO_IDS.account,
+    type: 'tesla-account',
+    name: fleetApi ? 'demo account (Fleet API double)' : 'demo account',
+    region: 'na',
+    domain: 'fleet.example.com',
+    ...demoAccountProps(fleetApi),
   };
 }
 
@@ -236,26 +249,71 @@ function demoCommandsTab(vin) {
   const id = (name) => crypto.createHash('sha256').update(`demo:commands:${name}`).digest('hex').slice(0, 16);
   const tab = id('tab');
   const inject = (name, percent, y) => ({
-    id: id(name), type: 'inject', z: tab, name, props: [{ p: 'payload' }], repeat: '', crontab: '', once: false, onceDelay: 0.1,
-    topic: '', payload: String(percent), payloadType: 'num', x: 160, y, wires: [[id('limit')]],
+    id: id(name),
+    type: 'inject',
+    z: tab,
+    name,
+    props: [{ p: 'payload' }],
+    repeat: '',
+    crontab: '',
+    once: false,
+    onceDelay: 0.1,
+    topic: '',
+    payload: String(percent),
+    payloadType: 'num',
+    x: 160,
+    y,
+    wires: [[id('limit')]],
   });
   return [
     { id: tab, type: 'tab', label: 'commands (demo)', disabled: false, info: 'A vehicle-command node and the simulated car.' },
     {
-      id: id('about'), type: 'comment', z: tab, name: 'Press a button: the debug sidebar shows the answer, verified: true once the car\'s stream shows it',
+      id: id('about'),
+      type: 'comment',
+      z: tab,
+      name: "Press a button: the debug sidebar shows the answer, verified: true once the car's stream shows it",
       info: `The Fleet API double carries the command out and the simulated car ${vin} shows the new ChargeLimitSoc in its stream. The node never wakes the car: while it sleeps (see the fleet dashboard) the answer is \`asleep\`. Its charge limit starts at 80 %, so the first press of 80 % is answered \`already\`, confirmed at once by the car state.`,
-      x: 380, y: 40, wires: [],
+      x: 380,
+      y: 40,
+      wires: [],
     },
     inject('set charge limit 80 %', 80, 100),
     inject('set charge limit 90 %', 90, 140),
     {
-      id: id('limit'), type: 'vehicle-command', z: tab, name: 'set charge limit', account: DEMO_IDS.account, broker: DEMO_IDS.broker, vins: vin,
-      command: 'set_charge_limit', params: {}, wake: 'never', allowUnlock: false, minInterval: 0, verify: 30, dailyBudget: 0,
-      x: 420, y: 120, wires: [[id('answers')]],
+      id: id('limit'),
+      type: 'vehicle-command',
+      z: tab,
+      name: 'set charge limit',
+      account: DEMO_IDS.account,
+      broker: DEMO_IDS.broker,
+      vins: vin,
+      command: 'set_charge_limit',
+      params: {},
+      wake: 'never',
+      allowUnlock: false,
+      minInterval: 0,
+      verify: 30,
+      dailyBudget: 0,
+      x: 420,
+      y: 120,
+      wires: [[id('answers')]],
     },
     {
-      id: id('answers'), type: 'debug', z: tab, name: 'command answers', active: true, tosidebar: true, console: false, tostatus: true,
-      complete: 'payload', targetType: 'msg', statusVal: 'payload.state', statusType: 'msg', x: 650, y: 120, wires: [],
+      id: id('answers'),
+      type: 'debug',
+      z: tab,
+      name: 'command answers',
+      active: true,
+      tosidebar: true,
+      console: false,
+      tostatus: true,
+      complete: 'payload',
+      targetType: 'msg',
+      statusVal: 'payload.state',
+      statusType: 'msg',
+      x: 650,
+      y: 120,
+      wires: [],
     },
   ];
 }
@@ -270,7 +328,16 @@ function demoCommandsTab(vin) {
  * dashboard package (`dashboard: false`) the examples built with it are left out: a node type
  * Node-RED does not know keeps every flow from starting.
  */
-function buildDemoFlow({ brokerUrl, topicBase = 'telemetry', fleetApi = null, vins = [], staleAfter = 1, pollInterval = 0.5, dashboard = true, examples } = {}) {
+function buildDemoFlow({
+  brokerUrl,
+  topicBase = 'telemetry',
+  fleetApi = null,
+  vins = [],
+  staleAfter = 1,
+  pollInterval = 0.5,
+  dashboard = true,
+  examples,
+} = {}) {
   const out = [];
   let mqttBroker = null;
   for (const { file, nodes } of examples || readExamples()) {
@@ -552,10 +619,19 @@ async function start(options = {}) {
       const calls = handles.double.calls;
       app.get(DOUBLE_COMMANDS_PATH, (req, res) => {
         // Records hold no token values (the double redacts them); commands only.
-        res.json(calls.filter((c) => /\/command\/[^/]+$/.test(c.path)).map((c) => ({
-          at: c.at, method: c.method, path: c.path, vin: (/\/vehicles\/([^/]+)\//.exec(c.path) || [])[1] || null,
-          command: c.path.split('/').pop(), body: c.body, status: c.status,
-        })));
+        res.json(
+          calls
+            .filter((c) => /\/command\/[^/]+$/.test(c.path))
+            .map((c) => ({
+              at: c.at,
+              method: c.method,
+              path: c.path,
+              vin: (/\/vehicles\/([^/]+)\//.exec(c.path) || [])[1] || null,
+              command: c.path.split('/').pop(),
+              body: c.body,
+              status: c.status,
+            })),
+        );
       });
     }
     const sockets = trackSockets(server);
@@ -594,7 +670,10 @@ async function start(options = {}) {
       else if (set.enabled !== false) for (const t of set.types || []) loaded.add(t);
     }
     handles.types = { loaded: [...loaded], missing: expected.filter((t) => !loaded.has(t)), errors };
-    handles.dashboard = { module: DASHBOARD_MODULE, loaded: list.some((set) => set.module === DASHBOARD_MODULE && !set.err && set.enabled !== false) };
+    handles.dashboard = {
+      module: DASHBOARD_MODULE,
+      loaded: list.some((set) => set.module === DASHBOARD_MODULE && !set.err && set.enabled !== false),
+    };
     return handles;
   } catch (err) {
     await stop();
@@ -624,18 +703,13 @@ function demoBrokerSubscribed(RED, ms) {
 }
 
 function printSummary(h, log = console.log) {
-  const lines = [
-    '',
-    'Tesla Fleet Telemetry for Node-RED: dev setup',
-    `  Node-RED editor    ${h.editorUrl}`,
-  ];
-  if (h.dashboardUrl) lines.push(`  Fleet dashboard    ${h.dashboardUrl}  (example 07${h.dashboard.loaded ? '' : `; WARNING: ${h.dashboard.module} not loaded`})`);
+  const lines = ['', 'Tesla Fleet Telemetry for Node-RED: dev setup', `  Node-RED editor    ${h.editorUrl}`];
+  if (h.dashboardUrl)
+    lines.push(`  Fleet dashboard    ${h.dashboardUrl}  (example 07${h.dashboard.loaded ? '' : `; WARNING: ${h.dashboard.module} not loaded`})`);
   if (h.sim) lines.push(`  Fleet table        ${h.tableUrl}  (example 01)`);
   lines.push(`  Streaming cost     ${h.usageUrl}  (example 06)`);
   if (h.double) lines.push(`  Command log        ${h.editorUrl.replace(/\/$/, '')}${DOUBLE_COMMANDS_PATH}  (the double's command calls, JSON)`);
-  lines.push(
-    `  MQTT broker        ${h.brokerUrl}${h.broker ? '  (embedded aedes)' : '  (external)'}, topic base "${h.topicBase}"`,
-  );
+  lines.push(`  MQTT broker        ${h.brokerUrl}${h.broker ? '  (embedded aedes)' : '  (external)'}, topic base "${h.topicBase}"`);
   if (h.fleetApi) lines.push(`  Fleet API double   ${h.fleetApi.url}  (proxy ${h.fleetApi.proxyUrl}, self-signed CA made at start)`);
   if (h.sim) {
     for (const vin of h.sim.vins()) {
@@ -699,21 +773,51 @@ function parseArgs(argv) {
       return n;
     };
     switch (flag) {
-      case '--port': o.port = int(); break;
-      case '--mqtt-port': o.mqttPort = int(); break;
-      case '--broker': o.broker = value(); break;
-      case '--topic-base': o.topicBase = value(); break;
-      case '--user-dir': o.userDir = value(); break;
-      case '--reset': o.reset = true; break;
-      case '--seed': o.seed = value(); break;
-      case '--preset': o.preset = value(); break;
-      case '--no-fleet-api': o.fleetApi = false; break;
-      case '--cars-asleep': o.carsAsleep = true; break;
-      case '--quiet': o.quiet = true; break;
-      case '--open': o.open = true; break;
-      case '--no-open': o.open = false; break;
-      case '-h': case '--help': o.help = true; break;
-      default: throw new Error(`unknown option ${a}`);
+      case '--port':
+        o.port = int();
+        break;
+      case '--mqtt-port':
+        o.mqttPort = int();
+        break;
+      case '--broker':
+        o.broker = value();
+        break;
+      case '--topic-base':
+        o.topicBase = value();
+        break;
+      case '--user-dir':
+        o.userDir = value();
+        break;
+      case '--reset':
+        o.reset = true;
+        break;
+      case '--seed':
+        o.seed = value();
+        break;
+      case '--preset':
+        o.preset = value();
+        break;
+      case '--no-fleet-api':
+        o.fleetApi = false;
+        break;
+      case '--cars-asleep':
+        o.carsAsleep = true;
+        break;
+      case '--quiet':
+        o.quiet = true;
+        break;
+      case '--open':
+        o.open = true;
+        break;
+      case '--no-open':
+        o.open = false;
+        break;
+      case '-h':
+      case '--help':
+        o.help = true;
+        break;
+      default:
+        throw new Error(`unknown option ${a}`);
     }
   }
   if (o.broker && !/^(mqtts?|wss?|tcp|ssl):\/\//.test(o.broker)) o.broker = `mqtt://${o.broker}`;
@@ -725,7 +829,9 @@ function openBrowser(url) {
   const cmd = process.platform === 'darwin' ? 'open' : process.platform === 'win32' ? 'cmd' : 'xdg-open';
   const args = process.platform === 'win32' ? ['/c', 'start', '', url] : [url];
   try {
-    spawn(cmd, args, { stdio: 'ignore', detached: true }).on('error', () => {}).unref();
+    spawn(cmd, args, { stdio: 'ignore', detached: true })
+      .on('error', () => {})
+      .unref();
   } catch {
     /* no browser: the URL is printed anyway */
   }
@@ -782,8 +888,20 @@ async function main() {
 }
 
 module.exports = {
-  start, linkCommands, buildDemoFlow, demoCommandsTab, readExamples, prepareFlows, parseArgs, printSummary, startEmbeddedBroker, DEMO_IDS,
-  encryptCredentials, decryptCredentials, DOUBLE_COMMANDS_PATH, LEAFLET_PATH,
+  start,
+  linkCommands,
+  buildDemoFlow,
+  demoCommandsTab,
+  readExamples,
+  prepareFlows,
+  parseArgs,
+  printSummary,
+  startEmbeddedBroker,
+  DEMO_IDS,
+  encryptCredentials,
+  decryptCredentials,
+  DOUBLE_COMMANDS_PATH,
+  LEAFLET_PATH,
 };
 
 if (require.main === module) main();

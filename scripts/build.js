@@ -53,10 +53,7 @@ for (const type of types) {
     if (fs.existsSync(catalog)) fs.copyFileSync(catalog, path.join(to, `${type}.json`));
     const help = path.join(locales, lang, `${type}.html`);
     if (fs.existsSync(help)) {
-      fs.writeFileSync(
-        path.join(to, `${type}.html`),
-        `<script type="text/html" data-help-name="${type}">\n${read(help)}</script>\n`,
-      );
+      fs.writeFileSync(path.join(to, `${type}.html`), `<script type="text/html" data-help-name="${type}">\n${read(help)}</script>\n`);
     }
   }
 }

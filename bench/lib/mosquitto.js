@@ -29,7 +29,18 @@ async function startMosquitto() {
   const conf = path.join(dir, 'mosquitto.conf');
   fs.writeFileSync(
     conf,
-    [`listener ${port} 127.0.0.1`, 'socket_domain ipv4', 'allow_anonymous true', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'log_type information', ...CONF].join('\n') + '\n',
+    [
+      `listener ${port} 127.0.0.1`,
+      'socket_domain ipv4',
+      'allow_anonymous true',
+      'persistence false',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+      'log_type information',
+      ...CONF,
+    ].join('\n') + '\n',
   );
   const child = track(spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] }));
   let log = '';
@@ -68,7 +79,10 @@ async function startMosquitto() {
   };
 }
 
-module.exports = { startMosquitto, mosquittoVersion: () => {
-  const bin = mosquittoPath();
-  return bin ? version(bin) : null;
-} };
+module.exports = {
+  startMosquitto,
+  mosquittoVersion: () => {
+    const bin = mosquittoPath();
+    return bin ? version(bin) : null;
+  },
+};

@@ -16,7 +16,13 @@ function areaOf(url, name) {
   if (u.includes('/nodes/dist/nodes/')) return 'ours (node glue)';
   if (u.includes('/bench/')) return 'bench sink';
   if (u.includes('node_modules/@node-red/') || u.includes('node_modules/node-red/')) return 'Node-RED runtime';
-  if (u.includes('node_modules/mqtt-packet/') || u.includes('node_modules/mqtt/') || u.includes('node_modules/bl/') || u.includes('node_modules/readable-stream/')) return 'MQTT.js';
+  if (
+    u.includes('node_modules/mqtt-packet/') ||
+    u.includes('node_modules/mqtt/') ||
+    u.includes('node_modules/bl/') ||
+    u.includes('node_modules/readable-stream/')
+  )
+    return 'MQTT.js';
   if (u.startsWith('node:')) return 'Node core';
   if (u.includes('node_modules/')) return `other deps (${u.split('node_modules/').pop().split('/')[0]})`;
   return 'other';

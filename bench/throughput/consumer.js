@@ -111,7 +111,12 @@ function stateWritesStart({ variant, sliceVins }) {
   // `sliceVins`: another slice size than the shipped one, into a file of its own
   const slice = variant === 'oneGo' ? Number.MAX_SAFE_INTEGER : sliceVins;
   const file = slice
-    ? new StateFile(conn.carState, { dir: path.dirname(conn.stateFile.file), id: `bench-${variant}`, warn: (t) => console.error(t), sliceVins: slice })
+    ? new StateFile(conn.carState, {
+        dir: path.dirname(conn.stateFile.file),
+        id: `bench-${variant}`,
+        warn: (t) => console.error(t),
+        sliceVins: slice,
+      })
     : conn.stateFile;
   const w = { on: true, writes: [], failures0: file.stats.failures, file };
   w.done = (async () => {
@@ -198,7 +203,7 @@ async function startNodeRed() {
 serve(
   {
     arm,
-    async result({ }) {
+    async result() {
       if (!run) throw new Error('not armed');
       const value = await run.done;
       run = null;

@@ -85,7 +85,19 @@ function nodesFor(kind, { url, port, base, quietMs = 250 }) {
       return [
         TAB,
         // persist: the car state is kept and saved to the consumer's user directory every 30 s, as shipped
-        { id: 'bench-tbroker', type: 'telemetry-broker', name: 'bench', url, topicBase: base, clientId: '', ca: '', sharedGroup: '', clean: true, reconnectPeriod: 5, persist: true },
+        {
+          id: 'bench-tbroker',
+          type: 'telemetry-broker',
+          name: 'bench',
+          url,
+          topicBase: base,
+          clientId: '',
+          ca: '',
+          sharedGroup: '',
+          clean: true,
+          reconnectPeriod: 5,
+          persist: true,
+        },
         {
           id: 'bench-tin',
           type: 'telemetry-in',
@@ -108,7 +120,20 @@ function nodesFor(kind, { url, port, base, quietMs = 250 }) {
         mqttBroker(port),
         mqttIn(base, 'utf8', ['bench-json']),
         { id: 'bench-json', type: 'json', z: 'bench-tab', name: '', property: 'payload', action: '', pretty: false, wires: [['bench-fn']] },
-        { id: 'bench-fn', type: 'function', z: 'bench-tab', name: 'normalise', func: HAND_NORMALISE, outputs: 1, timeout: 0, noerr: 0, initialize: '', finalize: '', libs: [], wires: [['bench-sink']] },
+        {
+          id: 'bench-fn',
+          type: 'function',
+          z: 'bench-tab',
+          name: 'normalise',
+          func: HAND_NORMALISE,
+          outputs: 1,
+          timeout: 0,
+          noerr: 0,
+          initialize: '',
+          finalize: '',
+          libs: [],
+          wires: [['bench-sink']],
+        },
         SINK,
       ];
     case 'e':

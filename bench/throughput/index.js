@@ -107,7 +107,9 @@ async function runBroker(opts) {
     pub = await child.start(path.join(__dirname, 'publisher.js'), { args: [target], label: `publisher(${opts.broker})` });
     const url = pub.readyInfo.url;
     const prepared = await pub.request({ cmd: 'prepare', count: Math.max(n, latencyN), vins, seed: 1 }, 300_000);
-    log(`  ${opts.broker}: ${url}; ${prepared.messages} messages in ${prepared.records} records prepared (${(prepared.bytes / prepared.messages).toFixed(1)} B payload avg)`);
+    log(
+      `  ${opts.broker}: ${url}; ${prepared.messages} messages in ${prepared.records} records prepared (${(prepared.bytes / prepared.messages).toFixed(1)} B payload avg)`,
+    );
     for (const kind of kinds) {
       const base = `bench/${kind}`;
       consumers[kind] = await child.start(path.join(__dirname, 'consumer.js'), {
@@ -136,7 +138,9 @@ async function runBroker(opts) {
         try {
           const res = await throughputRun(pub, consumers[kind], kind, `bench/${kind}`, n);
           raw[kind].runs.push(res);
-          log(`  ${opts.broker} round ${r + 1}/${rounds} ${kind}: ${Math.round(res.rate)} msg/s, ${res.cpuPerMsg.toFixed(1)} µs CPU/msg, consumer busy ${(res.busy * 100).toFixed(0)} %`);
+          log(
+            `  ${opts.broker} round ${r + 1}/${rounds} ${kind}: ${Math.round(res.rate)} msg/s, ${res.cpuPerMsg.toFixed(1)} µs CPU/msg, consumer busy ${(res.busy * 100).toFixed(0)} %`,
+          );
         } catch (e) {
           failed.add(kind);
           errors.push(`${kind} round ${r + 1}: ${e.message}`);
@@ -151,7 +155,9 @@ async function runBroker(opts) {
         try {
           const res = await latencyRun(pub, consumers[kind], kind, `bench/${kind}`, latencyN, rate);
           raw[kind].latency.push(res);
-          log(`  ${opts.broker} latency ${r + 1}/${latencyRounds} ${kind}: p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms (${res.samples} samples)`);
+          log(
+            `  ${opts.broker} latency ${r + 1}/${latencyRounds} ${kind}: p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms (${res.samples} samples)`,
+          );
         } catch (e) {
           failed.add(kind);
           errors.push(`${kind} latency ${r + 1}: ${e.message}`);

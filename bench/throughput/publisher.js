@@ -58,7 +58,9 @@ async function connect(url) {
   parser.on('error', (e) => console.error(`publisher: bad packet from broker: ${e.message}`));
   socket.on('data', (d) => parser.parse(d));
   socket.on('error', (e) => console.error(`publisher: socket: ${e.message}`));
-  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `bench-pub-${process.pid}`, keepalive: 0 }));
+  socket.write(
+    mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, clientId: `bench-pub-${process.pid}`, keepalive: 0 }),
+  );
   const ack = await connacked;
   if (ack.returnCode !== 0) throw new Error(`CONNACK ${ack.returnCode}`);
   return c;
@@ -144,9 +146,9 @@ function publishPaced(base, n, rate, sentinel) {
         conn.socket.write(publishPacket(`${base}/${SENTINEL_VIN}/v/BatteryLevel`, '50'));
         sent++;
       }
-      conn.ackedAtLeast(start + sent).then(() =>
-        resolve({ t0, tAcked: nowUs(), sendTimes: Array.from(sendTimes), records: recs.map((x) => [x.vin, Math.min(x.last, n - 1)]) }),
-      );
+      conn
+        .ackedAtLeast(start + sent)
+        .then(() => resolve({ t0, tAcked: nowUs(), sendTimes: Array.from(sendTimes), records: recs.map((x) => [x.vin, Math.min(x.last, n - 1)]) }));
     };
     tick();
   });

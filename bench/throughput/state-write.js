@@ -91,7 +91,11 @@ async function runStateWrite(opts) {
     // the 10,000 VINs of the car state: the stream's records are for those VINs
     await pub.request({ cmd: 'prepare', count: n, vins, seed: 2 }, 300_000);
     const base = 'bench/state';
-    cons = await child.start(path.join(__dirname, 'consumer.js'), { args: ['b', pub.readyInfo.url, base], label: `consumer b (state, ${broker})`, readyTimeoutMs: 90_000 });
+    cons = await child.start(path.join(__dirname, 'consumer.js'), {
+      args: ['b', pub.readyInfo.url, base],
+      label: `consumer b (state, ${broker})`,
+      readyTimeoutMs: 90_000,
+    });
     await waitSubscribed(pub, cons, base, log);
     fill = await cons.request({ cmd: 'stateFill', vins }, 300_000);
     log(`  car state: ${fill.vins} VINs, file ${(fill.fileBytes / 1e6).toFixed(1)} MB`);
@@ -103,7 +107,9 @@ async function runStateWrite(opts) {
         try {
           const res = await run(pub, cons, base, n, rate, v);
           raw[v].push(res);
-          log(`  state ${r + 1}/${rounds} ${v}: p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms, max ${res.max.toFixed(1)} ms, ${res.writes} writes of ${res.writeMs === null ? '—' : res.writeMs.toFixed(0)} ms, ${(res.duringShare * 100).toFixed(0)} % of messages during a write`);
+          log(
+            `  state ${r + 1}/${rounds} ${v}: p50 ${res.p50.toFixed(2)} ms, p99 ${res.p99.toFixed(2)} ms, max ${res.max.toFixed(1)} ms, ${res.writes} writes of ${res.writeMs === null ? '—' : res.writeMs.toFixed(0)} ms, ${(res.duringShare * 100).toFixed(0)} % of messages during a write`,
+          );
         } catch (e) {
           errors.push(`${v} round ${r + 1}: ${e.message}`);
           log(`  state ${v}: FAILED ${e.message}`);

@@ -17,7 +17,10 @@ const STATE_FILE = `state-${DEMO_IDS.broker}.json`;
 
 /** `node dev/start.js <args>` (Node-RED starts once per process); `ready` resolves with its summary. */
 function startDemo(args, log) {
-  const child = spawn(process.execPath, ['dev/start.js', '--port', '0', '--mqtt-port', '0', '--quiet', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['dev/start.js', '--port', '0', '--mqtt-port', '0', '--quiet', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let out = '';
   child.stderr.on('data', (d) => log.push(String(d)));
@@ -54,7 +57,13 @@ async function stopDemo(app) {
   return { code: null, signal: 'SIGKILL' };
 }
 
-const unescape = (s) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+const unescape = (s) =>
+  s
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
 
 /** The /fleet table: VIN → {name, state, lastSeen, cells: {Field: {text, updatedAt, age}}}. */
 function parseFleet(html) {

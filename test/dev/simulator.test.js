@@ -10,14 +10,7 @@ const { once } = require('node:events');
 const mqtt = require('mqtt');
 const { startBroker } = require('../support/broker');
 const { fakeClock } = require('../support/clock');
-const {
-  createFleetSimulator,
-  encodeGoJson,
-  fleetMessages,
-  FIELDS,
-  DEMO_CARS,
-  DEFAULT_FIELDS,
-} = require('../../dev/simulator');
+const { createFleetSimulator, encodeGoJson, fleetMessages, FIELDS, DEMO_CARS, DEFAULT_FIELDS } = require('../../dev/simulator');
 const ENUMS = require('../../src/lib/catalogue/data/telemetry-enums.json');
 
 const START = Date.UTC(2025, 0, 2, 3, 4, 5);
@@ -128,7 +121,7 @@ describe('dev/simulator', function () {
   }
 
   describe('encodeGoJson', function () {
-    it('gives the golden vectors\' payload bytes back', function () {
+    it("gives the golden vectors' payload bytes back", function () {
       const golden = JSON.parse(fs.readFileSync(path.join(FIXTURES, 'mqtt-golden.json'), 'utf8'));
       assert.ok(golden.vectors.length > 10);
       for (const v of golden.vectors) assert.equal(encodeGoJson(JSON.parse(v.payload)), v.payload, v.topic);
@@ -172,7 +165,10 @@ describe('dev/simulator', function () {
         };
         switch (shape) {
           case 'current':
-            assert.deepEqual(Object.keys(value).filter((k) => k !== 'EndedAt'), ['Audiences', 'StartedAt']);
+            assert.deepEqual(
+              Object.keys(value).filter((k) => k !== 'EndedAt'),
+              ['Audiences', 'StartedAt'],
+            );
             assert.ok(value.Audiences === null || Array.isArray(value.Audiences));
             inWindow(value.StartedAt);
             if ('EndedAt' in value) inWindow(value.EndedAt);
@@ -264,7 +260,10 @@ describe('dev/simulator', function () {
       }
       assert.deepEqual(values(LEGACY, 'TpmsSoftWarnings').at(-1), { rear_right: true });
       assert.deepEqual(values(TYPED, 'TpmsSoftWarnings').at(-1), {});
-      assert.match(values(LEGACY, 'DestinationLocation').find((v) => v !== null), /^\(\d+(\.\d+)? [NS], \d+(\.\d+)? [EW]\)$/);
+      assert.match(
+        values(LEGACY, 'DestinationLocation').find((v) => v !== null),
+        /^\(\d+(\.\d+)? [NS], \d+(\.\d+)? [EW]\)$/,
+      );
     });
 
     it('publishRecord encodes a record as each kind of car sends it', async function () {
@@ -311,7 +310,11 @@ describe('dev/simulator', function () {
         TimeToFullCharge: 'null',
       });
       // what arrives through the broker is the same bytes, one message per field
-      const arrived = await s.waitFor((m) => m.filter((x) => x.topic.startsWith(`telemetry/${TYPED}/v/`) && typed.some((t) => t.topic === x.topic && t.payload === x.payload)).length >= typed.length);
+      const arrived = await s.waitFor(
+        (m) =>
+          m.filter((x) => x.topic.startsWith(`telemetry/${TYPED}/v/`) && typed.some((t) => t.topic === x.topic && t.payload === x.payload)).length >=
+          typed.length,
+      );
       assert.ok(arrived.length > 0);
     });
 
@@ -333,7 +336,10 @@ describe('dev/simulator', function () {
       await sim.sleep(vin);
       assert.equal(sim.carState(vin).online, false);
       await s.waitFor(published());
-      assert.deepEqual(conn().map((c) => c.Status), ['CONNECTED', 'DISCONNECTED']);
+      assert.deepEqual(
+        conn().map((c) => c.Status),
+        ['CONNECTED', 'DISCONNECTED'],
+      );
       assert.equal(conn()[1].ConnectionId, first.ConnectionId, 'DISCONNECTED names the connection that ended');
 
       const before = published();
@@ -419,7 +425,10 @@ describe('dev/simulator', function () {
       assert.equal(clock.now(), START + 24 * 3600e3);
       assert.ok(took < 15000, `a simulated day took ${took} ms`);
       const conns = client.published.filter((m) => m.topic.endsWith('/connectivity')).map((m) => JSON.parse(m.payload));
-      assert.ok(conns.some((c) => c.Status === 'DISCONNECTED'), 'cars slept');
+      assert.ok(
+        conns.some((c) => c.Status === 'DISCONNECTED'),
+        'cars slept',
+      );
       assert.ok(conns.filter((c) => c.Status === 'CONNECTED').length > 3, 'and woke');
       const stamps = conns.map((c) => Date.parse(c.CreatedAt));
       assert.ok(Math.max(...stamps) > START + 12 * 3600e3);
@@ -484,7 +493,10 @@ describe('dev/simulator', function () {
       const msgs = [...fleetMessages({ vins: 20, count: 20000, seed: 9 })];
       assert.equal(msgs.length, 20000);
       const again = [...fleetMessages({ vins: 20, count: 20000, seed: 9 })];
-      assert.deepEqual(again.slice(0, 200).map((m) => m.topic + m.payload), msgs.slice(0, 200).map((m) => m.topic + m.payload));
+      assert.deepEqual(
+        again.slice(0, 200).map((m) => m.topic + m.payload),
+        msgs.slice(0, 200).map((m) => m.topic + m.payload),
+      );
       const counts = { number: 0, enum: 0, object: 0 };
       let runs = 1;
       for (let i = 0; i < msgs.length; i++) {
@@ -502,8 +514,14 @@ describe('dev/simulator', function () {
       assert.ok(Math.abs(counts.object / 20000 - 0.1) < 0.03, JSON.stringify(counts));
       assert.ok(20000 / runs >= 5, 'messages come in bursts per VIN');
       const payloads = msgs.map((x) => x.payload.toString());
-      assert.ok(payloads.some((p) => /^"[+-]?\d/.test(p)), 'legacy numeric strings');
-      assert.ok(payloads.some((p) => /^"ShiftState|^"[A-Z][a-z]+State/.test(p)), 'typed enum names');
+      assert.ok(
+        payloads.some((p) => /^"[+-]?\d/.test(p)),
+        'legacy numeric strings',
+      );
+      assert.ok(
+        payloads.some((p) => /^"ShiftState|^"[A-Z][a-z]+State/.test(p)),
+        'typed enum names',
+      );
     });
   });
 });
@@ -516,10 +534,46 @@ const OUR_TYPES = new Set(['telemetry-broker', 'tesla-account', 'telemetry-in', 
 /** FlowFuse Dashboard 2's node types (example 07); its package is a devDependency. */
 const DASHBOARD_TYPES = new Set(Object.keys(require('@flowfuse/node-red-dashboard/package.json')['node-red'].nodes));
 const CORE_TYPES = new Set([
-  'tab', 'group', 'junction', 'comment', 'inject', 'debug', 'complete', 'catch', 'status', 'link in', 'link out',
-  'link call', 'function', 'switch', 'change', 'range', 'template', 'delay', 'trigger', 'exec', 'filter', 'rbe',
-  'split', 'join', 'sort', 'batch', 'json', 'csv', 'html', 'yaml', 'xml', 'http in', 'http response',
-  'http request', 'file', 'file in', 'watch', 'mqtt in', 'mqtt out', 'mqtt-broker',
+  'tab',
+  'group',
+  'junction',
+  'comment',
+  'inject',
+  'debug',
+  'complete',
+  'catch',
+  'status',
+  'link in',
+  'link out',
+  'link call',
+  'function',
+  'switch',
+  'change',
+  'range',
+  'template',
+  'delay',
+  'trigger',
+  'exec',
+  'filter',
+  'rbe',
+  'split',
+  'join',
+  'sort',
+  'batch',
+  'json',
+  'csv',
+  'html',
+  'yaml',
+  'xml',
+  'http in',
+  'http response',
+  'http request',
+  'file',
+  'file in',
+  'watch',
+  'mqtt in',
+  'mqtt out',
+  'mqtt-broker',
 ]);
 /** The config node type a node's `broker` names (Node-RED's mqtt-broker holds a host name there). */
 const BROKER_OF = { 'mqtt in': 'mqtt-broker', 'mqtt out': 'mqtt-broker', 'mqtt-broker': null };
@@ -531,7 +585,21 @@ const CONTRACT_PROPS = {
   'tesla-account': ['region', 'proxyUrl', 'proxyCa', 'tokenUrl', 'domain'],
   'telemetry-in': ['broker', 'vins', 'fields', 'mode', 'staleAfter', 'retained', 'units'],
   'vehicle-data': ['account', 'broker', 'vins', 'mode', 'auto', 'staleAfter', 'pollInterval', 'endpoints', 'dailyBudget', 'units'],
-  'telemetry-config': ['account', 'hostname', 'port', 'ca', 'fields', 'alertTypes', 'preferTyped', 'vins', 'action', 'broker', 'ensureEvery', 'fieldsFrom', 'defaultInterval'],
+  'telemetry-config': [
+    'account',
+    'hostname',
+    'port',
+    'ca',
+    'fields',
+    'alertTypes',
+    'preferTyped',
+    'vins',
+    'action',
+    'broker',
+    'ensureEvery',
+    'fieldsFrom',
+    'defaultInterval',
+  ],
   'vehicle-command': ['account', 'broker', 'vins', 'command', 'wake', 'allowUnlock', 'minInterval', 'verify', 'dailyBudget'],
 };
 /** Dashboard 2 references: widget → group → page → base and theme (an empty one is unused). */
@@ -568,14 +636,18 @@ function checkFlow(nodes, label) {
       for (const [k, type] of Object.entries(UI_REFS)) if (n[k]) assert.equal(ids.get(n[k])?.type, type, `${label}: ${n.type} ${n.id}.${k}`);
     }
     for (const p of CONTRACT_PROPS[n.type] || []) assert.ok(p in n, `${label}: ${n.type} has ${p}`);
-    if (n.type === 'function') assert.doesNotThrow(() => new Function('msg', 'node', 'context', 'flow', 'global', 'env', 'RED', n.func), `${label}: ${n.name} compiles`);
+    if (n.type === 'function')
+      assert.doesNotThrow(() => new Function('msg', 'node', 'context', 'flow', 'global', 'env', 'RED', n.func), `${label}: ${n.name} compiles`);
     if (n.type === 'switch' || n.type === 'function') assert.equal(n.wires.length, n.outputs, `${label}: ${n.id} outputs`);
   }
   return ids;
 }
 
 describe('examples/', function () {
-  const files = fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')).sort();
+  const files = fs
+    .readdirSync(EXAMPLES)
+    .filter((f) => f.endsWith('.json'))
+    .sort();
 
   it('has the example flows, valid JSON, node ids unique across all of them', function () {
     assert.deepEqual(files, [
@@ -661,7 +733,10 @@ describe('examples/', function () {
   it('07 fleet dashboard: one Dashboard 2 at /dashboard; commands never wake, within a budget; the widgets send only what the user did', function () {
     const nodes = JSON.parse(fs.readFileSync(path.join(EXAMPLES, '07 fleet dashboard.json'), 'utf8'));
     const of = (type) => nodes.filter((n) => n.type === type);
-    assert.deepEqual(of('ui-base').map((n) => n.path), ['/dashboard']);
+    assert.deepEqual(
+      of('ui-base').map((n) => n.path),
+      ['/dashboard'],
+    );
     assert.equal(of('ui-page').length, 1);
     assert.ok(of('ui-template').length >= 2 && of('ui-chart').length >= 1 && of('ui-text').length >= 1);
     // a template passing its input through would send every fleet update on as a command
@@ -675,9 +750,15 @@ describe('examples/', function () {
     assert.ok(cmd.broker && cmd.verify > 0, 'confirmed on the stream');
     // the only way into vehicle-command is the function that checks the page's input
     const into = nodes.filter((n) => (n.wires || []).some((out) => out.includes(cmd.id)));
-    assert.deepEqual(into.map((n) => [n.type, n.name]), [['function', 'page → command']]);
+    assert.deepEqual(
+      into.map((n) => [n.type, n.name]),
+      [['function', 'page → command']],
+    );
     const usage = of('telemetry-config');
-    assert.deepEqual(usage.map((n) => [n.action, !!n.broker]), [['usage', true]]);
+    assert.deepEqual(
+      usage.map((n) => [n.action, !!n.broker]),
+      [['usage', true]],
+    );
     const tin = of('telemetry-in')[0];
     assert.equal(tin.mode, 'vehicle');
     assert.ok(['metric', 'car'].includes(tin.units), `units ${tin.units}`);
@@ -685,9 +766,13 @@ describe('examples/', function () {
 });
 
 describe('dev/start.js demo flow', function () {
-  const files = () => fs.readdirSync(EXAMPLES).filter((f) => f.endsWith('.json'));
   const { buildDemoFlow, prepareFlows, decryptCredentials, DEMO_IDS } = require('../../dev/start');
-  const fleetApi = { url: 'https://127.0.0.1:4443', proxyUrl: 'https://127.0.0.1:4443/proxy', tokenUrl: 'https://127.0.0.1:4443/oauth2/v3/token', ca: '-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n' };
+  const fleetApi = {
+    url: 'https://127.0.0.1:4443',
+    proxyUrl: 'https://127.0.0.1:4443/proxy',
+    tokenUrl: 'https://127.0.0.1:4443/oauth2/v3/token',
+    ca: '-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n',
+  };
   const vins = DEMO_CARS.map((c) => c.vin);
 
   it('puts every example on its own tab with one shared broker and account, ids distinct from the examples', function () {
@@ -695,7 +780,14 @@ describe('dev/start.js demo flow', function () {
     checkFlow(flow, 'demo');
     assert.deepEqual(
       flow.filter((n) => n.type === 'tab').map((n) => n.label),
-      [...fs.readdirSync(EXAMPLES).filter((x) => x.endsWith('.json')).sort().map((x) => x.replace(/\.json$/, '')), 'commands (demo)'],
+      [
+        ...fs
+          .readdirSync(EXAMPLES)
+          .filter((x) => x.endsWith('.json'))
+          .sort()
+          .map((x) => x.replace(/\.json$/, '')),
+        'commands (demo)',
+      ],
     );
     // example 08's Home Assistant broker is the demo broker
     assert.deepEqual(
@@ -705,15 +797,22 @@ describe('dev/start.js demo flow', function () {
     assert.ok(flow.filter((n) => n.type === 'mqtt in' || n.type === 'mqtt out').every((n) => n.broker === DEMO_IDS.mqttBroker));
     const brokers = flow.filter((n) => n.type === 'telemetry-broker');
     const accounts = flow.filter((n) => n.type === 'tesla-account');
-    assert.deepEqual(brokers.map((n) => [n.id, n.url, n.persist]), [[DEMO_IDS.broker, 'mqtt://127.0.0.1:1884', true]]);
-    assert.deepEqual(accounts.map((n) => [n.id, n.proxyUrl, n.tokenUrl, n.fleetApiUrl, n.proxyCa]), [
-      [DEMO_IDS.account, fleetApi.proxyUrl, fleetApi.tokenUrl, fleetApi.url, fleetApi.ca],
-    ]);
+    assert.deepEqual(
+      brokers.map((n) => [n.id, n.url, n.persist]),
+      [[DEMO_IDS.broker, 'mqtt://127.0.0.1:1884', true]],
+    );
+    assert.deepEqual(
+      accounts.map((n) => [n.id, n.proxyUrl, n.tokenUrl, n.fleetApiUrl, n.proxyCa]),
+      [[DEMO_IDS.account, fleetApi.proxyUrl, fleetApi.tokenUrl, fleetApi.url, fleetApi.ca]],
+    );
     const exampleIds = new Set();
     for (const f of fs.readdirSync(EXAMPLES).filter((x) => x.endsWith('.json'))) {
       for (const n of JSON.parse(fs.readFileSync(path.join(EXAMPLES, f), 'utf8'))) exampleIds.add(n.id);
     }
-    assert.ok(flow.every((n) => !exampleIds.has(n.id)), 'importing an example next to the demo does not collide');
+    assert.ok(
+      flow.every((n) => !exampleIds.has(n.id)),
+      'importing an example next to the demo does not collide',
+    );
     assert.ok(flow.filter((n) => n.type === 'telemetry-in').every((n) => n.staleAfter === 1));
     assert.ok(flow.filter((n) => n.type === 'telemetry-config').every((n) => n.vins === vins.join(',')));
     // Commands go to the first simulated car; the commands tab: two injects → set_charge_limit → debug.
@@ -724,7 +823,13 @@ describe('dev/start.js demo flow', function () {
     assert.deepEqual([limit.command, limit.broker, limit.account], ['set_charge_limit', DEMO_IDS.broker, DEMO_IDS.account]);
     assert.ok(limit.verify > 0);
     const injects = flow.filter((n) => n.z === tab.id && n.type === 'inject');
-    assert.deepEqual(injects.map((n) => [n.payload, n.payloadType, n.wires[0][0]]), [['80', 'num', limit.id], ['90', 'num', limit.id]]);
+    assert.deepEqual(
+      injects.map((n) => [n.payload, n.payloadType, n.wires[0][0]]),
+      [
+        ['80', 'num', limit.id],
+        ['90', 'num', limit.id],
+      ],
+    );
     assert.equal(flow.find((n) => n.id === limit.wires[0][0]).type, 'debug');
   });
 
@@ -734,8 +839,14 @@ describe('dev/start.js demo flow', function () {
     assert.equal(flow.filter((n) => n.type === 'tesla-account').length, 0);
     assert.equal(flow.filter((n) => n.type === 'vehicle-data' || n.type === 'vehicle-command').length, 0);
     // only telemetry-config nodes that need no account (usage, example 06)
-    assert.deepEqual(flow.filter((n) => n.type === 'telemetry-config').map((n) => [n.action, n.account]), [['usage', '']]);
-    assert.deepEqual(flow.filter((n) => n.type === 'telemetry-broker').map((n) => [n.url, n.topicBase]), [['mqtt://192.168.1.2:1883', 'tele/metry']]);
+    assert.deepEqual(
+      flow.filter((n) => n.type === 'telemetry-config').map((n) => [n.action, n.account]),
+      [['usage', '']],
+    );
+    assert.deepEqual(
+      flow.filter((n) => n.type === 'telemetry-broker').map((n) => [n.url, n.topicBase]),
+      [['mqtt://192.168.1.2:1883', 'tele/metry']],
+    );
     assert.ok(flow.some((n) => n.type === 'telemetry-in'));
   });
 
@@ -743,9 +854,15 @@ describe('dev/start.js demo flow', function () {
     const flow = buildDemoFlow({ brokerUrl: 'mqtt://127.0.0.1:1884', topicBase: 'telemetry', fleetApi, vins, dashboard: false });
     checkFlow(flow, 'demo without dashboard');
     assert.equal(flow.filter((n) => n.type.startsWith('ui-')).length, 0);
-    assert.ok(flow.some((n) => n.type === 'telemetry-config'), 'the other examples stay');
+    assert.ok(
+      flow.some((n) => n.type === 'telemetry-config'),
+      'the other examples stay',
+    );
     const withIt = buildDemoFlow({ brokerUrl: 'mqtt://127.0.0.1:1884', topicBase: 'telemetry', fleetApi, vins });
-    assert.deepEqual(withIt.filter((n) => n.type === 'ui-base').map((n) => n.path), ['/dashboard']);
+    assert.deepEqual(
+      withIt.filter((n) => n.type === 'ui-base').map((n) => n.path),
+      ['/dashboard'],
+    );
   });
 
   it('writes the demo on first start and re-points its config nodes later, credentials encrypted', function () {
@@ -764,13 +881,30 @@ describe('dev/start.js demo flow', function () {
       // a user's own node survives; the demo config nodes follow the new broker and double
       flows1.push({ id: '0123456789abcdef', type: 'comment', z: flows1[0].id, name: 'mine', info: '', x: 100, y: 500, wires: [] });
       fs.writeFileSync(path.join(dir, 'flows.json'), JSON.stringify(flows1));
-      const api2 = { ...fleetApi, url: 'https://127.0.0.1:5555', proxyUrl: 'https://127.0.0.1:5555/proxy', tokenUrl: 'https://127.0.0.1:5555/oauth2/v3/token', ca: '-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----\n' };
-      const r2 = prepareFlows({ settings, brokerUrl: 'mqtt://127.0.0.1:1999', topicBase: 'telemetry', fleetApi: api2, credentials: { clientId: 'cid', refreshToken: 'rt2' }, vins, log });
+      const api2 = {
+        ...fleetApi,
+        url: 'https://127.0.0.1:5555',
+        proxyUrl: 'https://127.0.0.1:5555/proxy',
+        tokenUrl: 'https://127.0.0.1:5555/oauth2/v3/token',
+        ca: '-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----\n',
+      };
+      const r2 = prepareFlows({
+        settings,
+        brokerUrl: 'mqtt://127.0.0.1:1999',
+        topicBase: 'telemetry',
+        fleetApi: api2,
+        credentials: { clientId: 'cid', refreshToken: 'rt2' },
+        vins,
+        log,
+      });
       assert.equal(r2.deployed, 'updated');
       const flows2 = JSON.parse(fs.readFileSync(path.join(dir, 'flows.json'), 'utf8'));
       assert.ok(flows2.some((n) => n.id === '0123456789abcdef'));
       assert.equal(flows2.find((n) => n.id === DEMO_IDS.broker).url, 'mqtt://127.0.0.1:1999');
-      assert.deepEqual([flows2.find((n) => n.id === DEMO_IDS.mqttBroker).broker, flows2.find((n) => n.id === DEMO_IDS.mqttBroker).port], ['127.0.0.1', '1999']);
+      assert.deepEqual(
+        [flows2.find((n) => n.id === DEMO_IDS.mqttBroker).broker, flows2.find((n) => n.id === DEMO_IDS.mqttBroker).port],
+        ['127.0.0.1', '1999'],
+      );
       const acct = flows2.find((n) => n.id === DEMO_IDS.account);
       assert.equal(acct.proxyUrl, api2.proxyUrl);
       assert.equal(acct.proxyCa, api2.ca);

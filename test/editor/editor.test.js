@@ -64,8 +64,13 @@ function helpPhrase(type) {
   assert.ok(para, `${type}'s help has a paragraph`);
   const text = para[1]
     .replace(/<[^>]+>/g, '')
-    .replace(/&nbsp;/g, ' ').replace(/&ndash;/g, '–').replace(/&mdash;/g, '—')
-    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&')
+    .replace(/&nbsp;/g, ' ')
+    .replace(/&ndash;/g, '–')
+    .replace(/&mdash;/g, '—')
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&')
     .replace(/\s+/g, ' ')
     .trim();
   return text.split(' ').slice(0, 7).join(' ');
@@ -124,7 +129,10 @@ describe('editor in a browser (npm start + Chromium)', function () {
   afterEach(async function () {
     if (this.currentTest.state !== 'failed') return;
     fs.mkdirSync(RESULTS, { recursive: true });
-    const name = this.currentTest.title.replace(/[^a-z0-9]+/gi, '-').replace(/^-|-$/g, '').slice(0, 80);
+    const name = this.currentTest.title
+      .replace(/[^a-z0-9]+/gi, '-')
+      .replace(/^-|-$/g, '')
+      .slice(0, 80);
     if (page) await page.screenshot({ path: path.join(RESULTS, `editor-${name}.png`), fullPage: true }).catch(() => {});
     fs.writeFileSync(path.join(RESULTS, 'editor-app.log'), appLog.join(''));
     // leave no edit dialog open for the next test
@@ -177,8 +185,7 @@ describe('editor in a browser (npm start + Chromium)', function () {
   }
 
   /** The canvas node of the active flow labelled `label`. */
-  const canvasNode = (label) =>
-    page.locator('#red-ui-workspace-chart g.red-ui-flow-node').filter({ has: page.locator('text', { hasText: label }) });
+  const canvasNode = (label) => page.locator('#red-ui-workspace-chart g.red-ui-flow-node').filter({ has: page.locator('text', { hasText: label }) });
 
   /** Type a value into an input as a user does (select all, type, leave the field). */
   async function typeInto(selector, value) {
@@ -235,7 +242,11 @@ describe('editor in a browser (npm start + Chromium)', function () {
       return { out, empty };
     });
     assert.ok(texts.out.length > 10, `${what}: the dialog has words (${texts.out.length})`);
-    assert.deepEqual(texts.out.filter((t) => RAW_KEY.test(t)), [], `${what}: raw message keys in the dialog`);
+    assert.deepEqual(
+      texts.out.filter((t) => RAW_KEY.test(t)),
+      [],
+      `${what}: raw message keys in the dialog`,
+    );
     assert.deepEqual(texts.empty, [], `${what}: elements whose catalog text is missing`);
   }
 
@@ -243,7 +254,11 @@ describe('editor in a browser (npm start + Chromium)', function () {
   async function expectHelp(type) {
     await topTray().locator('.red-ui-tray-footer-left button:has(i.fa-book)').click();
     await page.locator('#red-ui-tab-help.active').waitFor({ state: 'attached' });
-    await page.locator('#red-ui-sidebar-content .red-ui-help').filter({ hasText: helpPhrase(type) }).first().waitFor();
+    await page
+      .locator('#red-ui-sidebar-content .red-ui-help')
+      .filter({ hasText: helpPhrase(type) })
+      .first()
+      .waitFor();
   }
 
   /** Options of a config-node select, and its edit (pencil) and add (+) buttons. */
@@ -274,7 +289,11 @@ describe('editor in a browser (npm start + Chromium)', function () {
     for (let attempt = 1; ; attempt++) {
       if ((await trayCount()) === 0) return;
       if (attempt === 1) await page.locator(NODE_TRAY).click();
-      else await page.locator(NODE_TRAY).click({ timeout: 5000 }).catch(() => {});
+      else
+        await page
+          .locator(NODE_TRAY)
+          .click({ timeout: 5000 })
+          .catch(() => {});
       try {
         await noTrays(5000);
         return;
@@ -285,8 +304,11 @@ describe('editor in a browser (npm start + Chromium)', function () {
   }
 
   async function notifications() {
-    return page.locator('#red-ui-notifications .red-ui-notification').evaluateAll((els) =>
-      els.map((e) => ({ text: e.innerText.replace(/\s+/g, ' ').trim(), error: e.classList.contains('red-ui-notification-error') })));
+    return page
+      .locator('#red-ui-notifications .red-ui-notification')
+      .evaluateAll((els) =>
+        els.map((e) => ({ text: e.innerText.replace(/\s+/g, ' ').trim(), error: e.classList.contains('red-ui-notification-error') })),
+      );
   }
 
   // ---- the tests
@@ -327,11 +349,20 @@ describe('editor in a browser (npm start + Chromium)', function () {
     await openNode(NEW_NODE_LABELS['telemetry-in']);
     const options = await configSelect('broker');
     assert.ok(options.includes('demo broker'), `broker options ${JSON.stringify(options)} list the demo's telemetry-broker`);
-    await expectVisible(['#node-input-vins', '#node-input-fields', '#node-input-mode', '#node-input-staleAfter',
-      '#node-input-retained', '#node-input-units', '#node-input-name']);
+    await expectVisible([
+      '#node-input-vins',
+      '#node-input-fields',
+      '#node-input-mode',
+      '#node-input-staleAfter',
+      '#node-input-retained',
+      '#node-input-units',
+      '#node-input-name',
+    ]);
     assert.equal(await page.locator('#node-input-units').inputValue(), 'sent');
-    assert.deepEqual(await page.locator('#node-input-units option').allInnerTexts(),
-      ['sent', 'metric', 'imperial', 'car'].map((u) => catalog('telemetry-in').option.units[u]));
+    assert.deepEqual(
+      await page.locator('#node-input-units option').allInnerTexts(),
+      ['sent', 'metric', 'imperial', 'car'].map((u) => catalog('telemetry-in').option.units[u]),
+    );
     await expectNoRawKeys('telemetry in');
     assert.equal((await page.locator('label[for="node-input-vins"]').innerText()).trim(), catalog('telemetry-in').label.vins);
     await page.locator('#node-input-mode').selectOption('vehicle');
@@ -347,9 +378,17 @@ describe('editor in a browser (npm start + Chromium)', function () {
     // the flow node's + button next to the broker select: a new telemetry-broker
     await page.locator('#node-input-btn-broker-add').click();
     await page.locator(CONFIG_TRAY).waitFor();
-    await expectVisible(['#node-config-input-name', '#node-config-input-url', '#node-config-input-topicBase',
-      '#node-config-input-username', '#node-config-input-password', '#node-config-input-clientId',
-      '#node-config-input-clean', '#node-config-input-sharedGroup', '#node-config-input-reconnectPeriod']);
+    await expectVisible([
+      '#node-config-input-name',
+      '#node-config-input-url',
+      '#node-config-input-topicBase',
+      '#node-config-input-username',
+      '#node-config-input-password',
+      '#node-config-input-clientId',
+      '#node-config-input-clean',
+      '#node-config-input-sharedGroup',
+      '#node-config-input-reconnectPeriod',
+    ]);
     assert.equal(await page.locator('#node-config-input-url').inputValue(), 'mqtt://127.0.0.1:1883');
     await expectNoRawKeys('telemetry-broker');
     await page.locator('#node-config-input-ca').waitFor({ state: 'hidden' }); // CA only for TLS
@@ -358,7 +397,10 @@ describe('editor in a browser (npm start + Chromium)', function () {
     await expectFlagged('#node-config-input-topicBase', 'tele/#', 'telemetry');
     await expectFlagged('#node-config-input-reconnectPeriod', '0', '5');
     // a broker not deployed yet has no usage to show, and says so
-    await page.locator('#telemetry-broker-usage').filter({ hasText: catalog('telemetry-broker').usage.notDeployed }).waitFor();
+    await page
+      .locator('#telemetry-broker-usage')
+      .filter({ hasText: catalog('telemetry-broker').usage.notDeployed })
+      .waitFor();
     await expectHelp('telemetry-broker');
     await cancelConfig();
     await cancelNode();
@@ -367,11 +409,21 @@ describe('editor in a browser (npm start + Chromium)', function () {
   it('vehicle data: offers the account and broker config nodes; inputs render, validate; help in the sidebar', async function () {
     await openNode(NEW_NODE_LABELS['vehicle-data']);
     const accounts = await configSelect('account');
-    assert.ok(accounts.some((o) => /^demo account/.test(o)), `account options ${JSON.stringify(accounts)} list the demo's tesla-account`);
+    assert.ok(
+      accounts.some((o) => /^demo account/.test(o)),
+      `account options ${JSON.stringify(accounts)} list the demo's tesla-account`,
+    );
     const brokers = await configSelect('broker');
     assert.ok(brokers.includes('demo broker'), `broker options ${JSON.stringify(brokers)} list the demo's telemetry-broker`);
-    await expectVisible(['#node-input-vins', '#node-input-mode', '#node-input-units', '#node-input-auto',
-      '#vehicle-data-endpoints input[type=checkbox] >> nth=0', '#node-input-dailyBudget', '#node-input-name']);
+    await expectVisible([
+      '#node-input-vins',
+      '#node-input-mode',
+      '#node-input-units',
+      '#node-input-auto',
+      '#vehicle-data-endpoints input[type=checkbox] >> nth=0',
+      '#node-input-dailyBudget',
+      '#node-input-name',
+    ]);
     assert.equal(await page.locator('#node-input-units').inputValue(), 'sent');
     // Stale after shows with a broker (it decides which inputs are free reads) or with auto; Poll every with auto only
     await page.locator('#node-input-broker').selectOption({ label: 'demo broker' });
@@ -388,15 +440,26 @@ describe('editor in a browser (npm start + Chromium)', function () {
     await expectHelp('vehicle-data');
   });
 
-  it('tesla-account: the pencil beside vehicle data\'s account opens its dialog; inputs render, validate; help in the sidebar', async function () {
-    await page.locator('#node-input-account').selectOption({ label: (await page.locator('#node-input-account option').allInnerTexts()).find((o) => /^demo account/.test(o)) });
+  it("tesla-account: the pencil beside vehicle data's account opens its dialog; inputs render, validate; help in the sidebar", async function () {
+    await page
+      .locator('#node-input-account')
+      .selectOption({ label: (await page.locator('#node-input-account option').allInnerTexts()).find((o) => /^demo account/.test(o)) });
     await page.locator('#node-input-btn-account-edit').click();
     await page.locator(CONFIG_TRAY).waitFor();
-    await expectVisible(['#node-config-input-name', '#node-config-input-region', '#node-config-input-clientId',
-      '#node-config-input-clientSecret', '#node-config-input-refreshToken', '#node-config-input-accessToken',
-      '#node-config-input-proxyUrl', '#node-config-input-proxyCa', '#node-config-input-domain',
+    await expectVisible([
+      '#node-config-input-name',
+      '#node-config-input-region',
+      '#node-config-input-clientId',
+      '#node-config-input-clientSecret',
+      '#node-config-input-refreshToken',
+      '#node-config-input-accessToken',
+      '#node-config-input-proxyUrl',
+      '#node-config-input-proxyCa',
+      '#node-config-input-domain',
       // the demo account uses a custom Fleet API URL, so "Advanced" opens by itself
-      '#node-config-input-tokenUrl', '#node-config-input-fleetApiUrl']);
+      '#node-config-input-tokenUrl',
+      '#node-config-input-fleetApiUrl',
+    ]);
     assert.match(await page.locator('#node-config-input-name').inputValue(), /^demo account/);
     await expectNoRawKeys('tesla-account');
     const proxyUrl = await page.locator('#node-config-input-proxyUrl').inputValue();
@@ -412,19 +475,36 @@ describe('editor in a browser (npm start + Chromium)', function () {
   it('telemetry config: offers the account config nodes; inputs render, validate; help in the sidebar', async function () {
     await openNode(NEW_NODE_LABELS['telemetry-config']);
     const accounts = await configSelect('account');
-    assert.ok(accounts.some((o) => /^demo account/.test(o)), `account options ${JSON.stringify(accounts)} list the demo's tesla-account`);
-    await expectVisible(['#node-input-name', '#node-input-action', '#node-input-vins', '#node-input-hostname',
-      '#node-input-tc-port', '#node-input-ca', '#node-input-alertTypes', '#node-input-preferTyped', '#node-input-tc-exp',
-      '#node-input-ensureEvery', '#node-input-dailyBudget', '#node-input-fieldsFrom']);
+    assert.ok(
+      accounts.some((o) => /^demo account/.test(o)),
+      `account options ${JSON.stringify(accounts)} list the demo's tesla-account`,
+    );
+    await expectVisible([
+      '#node-input-name',
+      '#node-input-action',
+      '#node-input-vins',
+      '#node-input-hostname',
+      '#node-input-tc-port',
+      '#node-input-ca',
+      '#node-input-alertTypes',
+      '#node-input-preferTyped',
+      '#node-input-tc-exp',
+      '#node-input-ensureEvery',
+      '#node-input-dailyBudget',
+      '#node-input-fieldsFrom',
+    ]);
     const brokers = await configSelect('broker');
     assert.ok(brokers.includes('demo broker'), `broker options ${JSON.stringify(brokers)} list the demo's telemetry-broker`);
     await page.locator('#node-input-defaultInterval').waitFor({ state: 'hidden' }); // fields from the table by default
     // the fields table: the seed preset's rows, and the preview of the register body
     await page.locator('#node-input-tc-fields .node-input-tc-f-name').first().waitFor();
-    assert.ok(await page.locator('#node-input-tc-fields .node-input-tc-f-name').count() >= 7, 'the seed preset fills the fields table');
+    assert.ok((await page.locator('#node-input-tc-fields .node-input-tc-f-name').count()) >= 7, 'the seed preset fills the fields table');
     await page.locator('#node-input-tc-preview').filter({ hasText: '"BatteryLevel"' }).waitFor();
     const words = catalog('telemetry-config');
-    await page.locator('#node-input-tc-preview-label').filter({ hasText: words.preview.other.replace('__action__', 'status') }).waitFor();
+    await page
+      .locator('#node-input-tc-preview-label')
+      .filter({ hasText: words.preview.other.replace('__action__', 'status') })
+      .waitFor();
     await expectNoRawKeys('telemetry config');
     // the checks are the runtime's (POST telemetry-config/preview): its words for a hostname with a scheme
     await expectFlagged('#node-input-hostname', 'https://telemetry.example.com/x', 'telemetry.example.com');
@@ -446,7 +526,10 @@ describe('editor in a browser (npm start + Chromium)', function () {
     await page.locator('#node-input-broker').selectOption({ label: 'demo broker' });
     await page.locator('#node-input-fieldsFrom').selectOption('flow');
     await page.locator('#node-input-defaultInterval').waitFor({ state: 'visible' });
-    await page.locator('#node-input-tc-flow-fields.tc-bad').filter({ hasText: /telemetry-in .* has no field filter/ }).waitFor();
+    await page
+      .locator('#node-input-tc-flow-fields.tc-bad')
+      .filter({ hasText: /telemetry-in .* has no field filter/ })
+      .waitFor();
     await page.locator('#node-input-tc-problems li.tc-bad').filter({ hasText: 'has no field filter' }).waitFor();
     await page.locator('#node-input-fieldsFrom').selectOption('node');
     await page.locator('#node-input-tc-flow-fields').waitFor({ state: 'hidden' });
@@ -463,11 +546,19 @@ describe('editor in a browser (npm start + Chromium)', function () {
       ['vehicle-data', 'dailyBudget', '1.5', catalog('vehicle-data').errors.dailyBudget],
       ['vehicle-data', 'units', 'kelvin', catalog('vehicle-data').errors.units],
       ['vehicle-data', 'endpoints', 'nope', catalog('vehicle-data').errors.endpoints.replace('__endpoints__', 'charge_state, climate_state')],
-      ['telemetry-config', 'action', 'nope', catalog('telemetry-config').errors.action.replace('__actions__', 'check, register, status, errors, delete')],
+      [
+        'telemetry-config',
+        'action',
+        'nope',
+        catalog('telemetry-config').errors.action.replace('__actions__', 'check, register, status, errors, delete'),
+      ],
     ];
     for (const [type, prop, bad, want] of cases) {
       const got = await page.evaluate(([t, p, v]) => RED.nodes.getType(t).defaults[p].validate.call({}, v, { label: p }), [type, prop, bad]);
-      assert.ok(typeof got === 'string' && got.startsWith(want.split('__')[0]), `${type}.${prop}: ${JSON.stringify(got)} is the catalog's ${JSON.stringify(want)}`);
+      assert.ok(
+        typeof got === 'string' && got.startsWith(want.split('__')[0]),
+        `${type}.${prop}: ${JSON.stringify(got)} is the catalog's ${JSON.stringify(want)}`,
+      );
       assert.ok(!RAW_KEY.test(got), got);
     }
   });
@@ -475,11 +566,33 @@ describe('editor in a browser (npm start + Chromium)', function () {
   it("telemetry config: a node imported with a bad setting is flagged with the runtime's words, unopened", async function () {
     const id = await page.evaluate((z) => {
       let account = null;
-      RED.nodes.eachConfig((n) => { if (n.type === 'tesla-account') account = account || n.id; });
-      const { nodes: [node] } = RED.nodes.import([{
-        id: 'tc-import-check', type: 'telemetry-config', z, x: 600, y: 520, wires: [[]], name: 'imported', account, action: 'register',
-        hostname: 'https://x.example.com/y', port: 4433, ca: '', fields: { BatteryLevel: { interval_seconds: 60 } }, vins: '', exp: '',
-      }], { generateIds: true });
+      RED.nodes.eachConfig((n) => {
+        if (n.type === 'tesla-account') account = account || n.id;
+      });
+      const {
+        nodes: [node],
+      } = RED.nodes.import(
+        [
+          {
+            id: 'tc-import-check',
+            type: 'telemetry-config',
+            z,
+            x: 600,
+            y: 520,
+            wires: [[]],
+            name: 'imported',
+            account,
+            action: 'register',
+            hostname: 'https://x.example.com/y',
+            port: 4433,
+            ca: '',
+            fields: { BatteryLevel: { interval_seconds: 60 } },
+            vins: '',
+            exp: '',
+          },
+        ],
+        { generateIds: true },
+      );
       RED.view.redraw();
       return node.id;
     }, scratchTab);
@@ -488,7 +601,10 @@ describe('editor in a browser (npm start + Chromium)', function () {
       return n && n.valid === false && n.validationErrors;
     }, id);
     const messages = await errors.jsonValue();
-    assert.ok(messages.some((m) => /hostname "https:\/\/x\.example\.com\/y" has a scheme/.test(m)), JSON.stringify(messages));
+    assert.ok(
+      messages.some((m) => /hostname "https:\/\/x\.example\.com\/y" has a scheme/.test(m)),
+      JSON.stringify(messages),
+    );
     // fixed on the node itself: valid again once the runtime answered for the new settings
     await page.evaluate((nodeId) => {
       const n = RED.nodes.node(nodeId);
@@ -501,11 +617,22 @@ describe('editor in a browser (npm start + Chromium)', function () {
   it('vehicle command: offers the account and broker; each command shows its parameters with their ranges; wake and unlock warnings; help', async function () {
     await openNode(NEW_NODE_LABELS['vehicle-command']);
     const accounts = await configSelect('account');
-    assert.ok(accounts.some((o) => /^demo account/.test(o)), `account options ${JSON.stringify(accounts)} list the demo's tesla-account`);
+    assert.ok(
+      accounts.some((o) => /^demo account/.test(o)),
+      `account options ${JSON.stringify(accounts)} list the demo's tesla-account`,
+    );
     const brokers = await configSelect('broker');
     assert.ok(brokers.includes('demo broker'), `broker options ${JSON.stringify(brokers)} list the demo's telemetry-broker`);
-    await expectVisible(['#node-input-vins', '#node-input-command', '#node-input-wake', '#node-input-allowUnlock',
-      '#node-input-minInterval', '#node-input-verify', '#node-input-dailyBudget', '#node-input-name']);
+    await expectVisible([
+      '#node-input-vins',
+      '#node-input-command',
+      '#node-input-wake',
+      '#node-input-allowUnlock',
+      '#node-input-minInterval',
+      '#node-input-verify',
+      '#node-input-dailyBudget',
+      '#node-input-name',
+    ]);
     // the runtime's table: "from msg.command" and the thirteen commands
     await page.waitForFunction(() => document.querySelectorAll('#node-input-command option').length === 14);
     await page.locator('#vehicle-command-from-msg').waitFor({ state: 'visible' });
@@ -546,7 +673,10 @@ describe('editor in a browser (npm start + Chromium)', function () {
   });
 
   it('imports each example through Import ▸ Examples', async function () {
-    assert.deepEqual(examples.map((ex) => ex.label.slice(0, 2)), ['01', '02', '03', '04', '05', '06', '07', '08']);
+    assert.deepEqual(
+      examples.map((ex) => ex.label.slice(0, 2)),
+      ['01', '02', '03', '04', '05', '06', '07', '08'],
+    );
     for (const ex of examples) {
       await page.locator('#red-ui-header-button-sidemenu').click();
       await page.locator('#menu-item-import').click();
@@ -566,7 +696,12 @@ describe('editor in a browser (npm start + Chromium)', function () {
       // before opening our module, then pick the file until it is selected and Import enabled
       await until(async () => {
         if (!(await file.isVisible())) {
-          if (!(await file.waitFor({ timeout: 1000 }).then(() => true, () => false))) {
+          if (
+            !(await file.waitFor({ timeout: 1000 }).then(
+              () => true,
+              () => false,
+            ))
+          ) {
             await moduleEntry.click();
             await file.waitFor({ timeout: 1000 }).catch(() => {});
           }
@@ -585,24 +720,28 @@ describe('editor in a browser (npm start + Chromium)', function () {
       await page.locator(`#red-ui-workspace-tabs > li.active#red-ui-tab-${ex.tab.id}`).waitFor();
       const want = ex.nodes.filter((n) => n.z === ex.tab.id).length;
       await page.waitForFunction((n) => document.querySelectorAll('#red-ui-workspace-chart g.red-ui-flow-node').length === n, want);
-      const flagged = await page.locator('#red-ui-workspace-chart .red-ui-flow-node-error').evaluateAll((els) =>
-        els.filter((e) => !e.classList.contains('hide') && e.getBoundingClientRect().width > 0).length);
+      const flagged = await page
+        .locator('#red-ui-workspace-chart .red-ui-flow-node-error')
+        .evaluateAll((els) => els.filter((e) => !e.classList.contains('hide') && e.getBoundingClientRect().width > 0).length);
       assert.equal(flagged, 0, `${ex.file}: nodes flagged as not properly configured`);
       const errors = (await notifications()).filter((n) => n.error);
       assert.deepEqual(errors, [], `${ex.file}: error notifications`);
     }
   });
 
-  it('fills the examples\' broker placeholders (config sidebar) and deploys without errors', async function () {
+  it("fills the examples' broker placeholders (config sidebar) and deploys without errors", async function () {
     // The examples' "local broker" says mqtt://127.0.0.1:1883 (and example 08's "Home Assistant
     // broker" 127.0.0.1 port 1883); this run's broker has a free port.
     await page.locator('#red-ui-tab-config-link-button').click();
-    const brokers = page.locator('#red-ui-sidebar-content .red-ui-palette-node-config')
+    const brokers = page
+      .locator('#red-ui-sidebar-content .red-ui-palette-node-config')
       .filter({ has: page.locator('.red-ui-palette-label', { hasText: /^local broker$/ }) });
     const want = examples.filter((ex) => ex.nodes.some((n) => n.type === 'telemetry-broker')).length;
     await page.waitForFunction(
-      (n) => [...document.querySelectorAll('#red-ui-sidebar-content .red-ui-palette-node-config .red-ui-palette-label')]
-        .filter((e) => e.innerText.trim() === 'local broker').length === n,
+      (n) =>
+        [...document.querySelectorAll('#red-ui-sidebar-content .red-ui-palette-node-config .red-ui-palette-label')].filter(
+          (e) => e.innerText.trim() === 'local broker',
+        ).length === n,
       want,
     );
     for (let i = 0; i < want; i++) {
@@ -615,7 +754,8 @@ describe('editor in a browser (npm start + Chromium)', function () {
       await noTrays();
     }
     // example 08's "Home Assistant broker" (Node-RED's mqtt-broker) says 127.0.0.1:1883 too
-    const haBrokers = page.locator('#red-ui-sidebar-content .red-ui-palette-node-config')
+    const haBrokers = page
+      .locator('#red-ui-sidebar-content .red-ui-palette-node-config')
       .filter({ has: page.locator('.red-ui-palette-label', { hasText: /^Home Assistant broker$/ }) });
     const haWant = examples.filter((ex) => ex.nodes.some((n) => n.type === 'mqtt-broker')).length;
     assert.equal(await haBrokers.count(), haWant);
@@ -663,15 +803,21 @@ describe('editor in a browser (npm start + Chromium)', function () {
 
   it("the demo broker's dialog shows today's streaming usage: the simulated cars' signals", async function () {
     await page.locator('#red-ui-tab-config-link-button').click();
-    await page.locator('#red-ui-sidebar-content .red-ui-palette-node-config')
-      .filter({ has: page.locator('.red-ui-palette-label', { hasText: /^demo broker$/ }) }).dblclick();
+    await page
+      .locator('#red-ui-sidebar-content .red-ui-palette-node-config')
+      .filter({ has: page.locator('.red-ui-palette-label', { hasText: /^demo broker$/ }) })
+      .dblclick();
     await page.locator(CONFIG_TRAY).waitFor();
     const box = page.locator('#telemetry-broker-usage');
     let text = '';
-    await until(async () => {
-      text = await box.innerText();
-      return VINS.some((v) => text.includes(v));
-    }, 'a simulated car in the usage table (read again every 10 s)', 30000).catch((e) => assert.fail(`${e.message}: ${JSON.stringify(text.slice(0, 300))}`));
+    await until(
+      async () => {
+        text = await box.innerText();
+        return VINS.some((v) => text.includes(v));
+      },
+      'a simulated car in the usage table (read again every 10 s)',
+      30000,
+    ).catch((e) => assert.fail(`${e.message}: ${JSON.stringify(text.slice(0, 300))}`));
     assert.equal(await box.locator('table').count(), 1);
     assert.match(text, /signals ≈ \$/);
     await page.locator(CONFIG_TRAY).click();
@@ -682,7 +828,10 @@ describe('editor in a browser (npm start + Chromium)', function () {
     assert.ok(deployLogMark !== null, 'deployed');
     // The examples' "my Tesla account" nodes keep their empty client id (the Fleet API double's
     // refresh token is made per run and not printed): Node-RED logs that, and only that, for them.
-    const errors = appLog.join('').slice(deployLogMark).split('\n')
+    const errors = appLog
+      .join('')
+      .slice(deployLogMark)
+      .split('\n')
       .filter((line) => /\[error\]/.test(line) && !/needs a client id/.test(line));
     assert.deepEqual(errors, []);
   });

@@ -84,7 +84,12 @@ describe('admin endpoints (Node-RED runtime)', function () {
     it("answers the library's verdict for bad settings, naming each input at fault", async function () {
       const cases = [
         dialog({ hostname: 'https://telemetry.example.com/x', port: '70000' }),
-        dialog({ fields: [{ name: 'Nope', interval_seconds: '0' }, { name: 'batterylevel', interval_seconds: 'x' }] }),
+        dialog({
+          fields: [
+            { name: 'Nope', interval_seconds: '0' },
+            { name: 'batterylevel', interval_seconds: 'x' },
+          ],
+        }),
         dialog({ fields: [], vins: 'SHORT', exp: String(Math.floor((Date.now() - DAY) / 1000)) }),
         dialog({ ca: EXPIRED_CA, preferTyped: 'false', alertTypes: ['service', 'customer'] }),
         dialog({ ca: 'not a certificate' }),
@@ -97,7 +102,10 @@ describe('admin endpoints (Node-RED runtime)', function () {
         assert.ok(res.body.errors.length > 0, `errors for ${JSON.stringify(props).slice(0, 120)}`);
       }
       const first = await preview(cases[0]);
-      assert.deepEqual(first.body.errors.map((e) => e.input), ['hostname', 'port']);
+      assert.deepEqual(
+        first.body.errors.map((e) => e.input),
+        ['hostname', 'port'],
+      );
       const fields = await preview(cases[1]);
       assert.match(fields.body.errors.find((e) => e.input === 'fields.batterylevel').message, /did you mean BatteryLevel/);
       const expired = await preview(cases[3]);
@@ -124,7 +132,10 @@ describe('admin endpoints (Node-RED runtime)', function () {
   describe('POST /telemetry-config/fields-from-flow', function () {
     const post = (body) => helper.request().post('/telemetry-config/fields-from-flow').send(body);
     const tin = (id, fields, extra = {}) => ({ id, type: 'telemetry-in', z: 'tab1', broker: 'b1', fields, ...extra });
-    const tabs = [{ id: 'tab1', type: 'tab' }, { id: 'tab2', type: 'tab', disabled: true }];
+    const tabs = [
+      { id: 'tab1', type: 'tab' },
+      { id: 'tab2', type: 'tab', disabled: true },
+    ];
 
     it("answers the library's union of the telemetry-in filters on the broker: enabled nodes on enabled tabs, the table's settings kept", async function () {
       const nodes = [
@@ -150,7 +161,10 @@ describe('admin endpoints (Node-RED runtime)', function () {
         [{ broker: 'b1', nodes }, /telemetry-in "All of it" \(in9\) has no field filter/],
         [{ broker: '', nodes }, /fieldsFrom "flow" needs a broker/],
         [{ broker: 'b7', nodes }, /no deployed telemetry-in node uses broker b7/],
-        [{ broker: 'b1', defaultInterval: '0.5', nodes: [tin('in1', 'Gear')] }, /defaultInterval must be an integer number of seconds >= 1 \(got "0.5"\)/],
+        [
+          { broker: 'b1', defaultInterval: '0.5', nodes: [tin('in1', 'Gear')] },
+          /defaultInterval must be an integer number of seconds >= 1 \(got "0.5"\)/,
+        ],
       ];
       for (const [body, re] of cases) {
         const res = await post(body).expect(200);
@@ -176,7 +190,10 @@ describe('admin endpoints (Node-RED runtime)', function () {
 
   it("GET /tesla-fleet-telemetry/fields answers the catalogue's fields", async function () {
     const res = await helper.request().get('/tesla-fleet-telemetry/fields').expect(200);
-    assert.deepEqual(res.body.map((f) => f.name), CATALOGUE.map((f) => f.name));
+    assert.deepEqual(
+      res.body.map((f) => f.name),
+      CATALOGUE.map((f) => f.name),
+    );
     assert.deepEqual(Object.keys(res.body[0]).sort(), ['enum', 'id', 'kind', 'name', 'unit']);
   });
 });

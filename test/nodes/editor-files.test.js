@@ -106,12 +106,18 @@ describe('editor files of every node', function () {
         const missing = used.filter((k) => typeof resolve(type, catalog, k) !== 'string');
         assert.deepEqual(missing, []);
         // Keys are literal: a key computed at run time could not be checked here.
-        assert.deepEqual([...script.matchAll(/(?:^|[^\w$])(?:RED\.)?_\(\s*([^"\s)][^)]*)\)/g)].map((m) => m[0].trim()), []);
+        assert.deepEqual(
+          [...script.matchAll(/(?:^|[^\w$])(?:RED\.)?_\(\s*([^"\s)][^)]*)\)/g)].map((m) => m[0].trim()),
+          [],
+        );
       });
 
       it('every key of the catalog is used (no dead words)', function () {
         const used = new Set([...templateKeys(template), ...scriptKeys(script)].filter((k) => !k.startsWith('node-red:')));
-        assert.deepEqual(leaves(catalog).filter((k) => !used.has(k)), []);
+        assert.deepEqual(
+          leaves(catalog).filter((k) => !used.has(k)),
+          [],
+        );
       });
 
       it('words are in the catalog, not in the template or the script', function () {
@@ -119,7 +125,10 @@ describe('editor files of every node', function () {
         const stripped = template.replace(/<style>[\s\S]*?<\/style>/g, '');
         const texts = [...stripped.matchAll(/>([^<]+)</g)].map((m) => m[1].replace(/&nbsp;/g, '').trim()).filter(Boolean);
         assert.deepEqual(texts, []);
-        assert.deepEqual([...stripped.matchAll(/\s(placeholder|title)="/g)].map((m) => m[0]), []);
+        assert.deepEqual(
+          [...stripped.matchAll(/\s(placeholder|title)="/g)].map((m) => m[0]),
+          [],
+        );
         // Script: label, paletteLabel, outputLabels, inputLabels come from the catalog.
         for (const prop of ['paletteLabel', 'label', 'inputLabels']) {
           for (const m of script.matchAll(new RegExp(`\\b${prop}:\\s*"`, 'g'))) assert.fail(`${prop} written as a literal: ${m[0]}`);
@@ -138,16 +147,26 @@ describe('editor files of every node', function () {
 
   it('the shared helpers come once, first, in every built script; the node scripts hold no copy of them', function () {
     const dir = path.join(SRC, 'shared', 'editor');
-    const files = fs.readdirSync(dir).filter((f) => f.endsWith('.js')).sort();
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.js'))
+      .sort();
     assert.ok(files.length >= 5, files.join(', '));
     const shared = files.map((f) => read(dir, f)).join('\n');
-    for (const f of files) assert.match(read(dir, f), /\}\)\(window\.TeslaFleetEditor = window\.TeslaFleetEditor \|\| \{\}\);\s*$/, `${f} is guarded`);
+    for (const f of files)
+      assert.match(read(dir, f), /\}\)\(window\.TeslaFleetEditor = window\.TeslaFleetEditor \|\| \{\}\);\s*$/, `${f} is guarded`);
     for (const type of TYPES) {
       const built = read(BUILT, `${type}.html`);
       assert.equal(built.indexOf(shared), built.indexOf('<script type="text/javascript">\n') + '<script type="text/javascript">\n'.length, type);
       assert.equal(built.split(shared).length, 2, `${type}: once`);
       const script = read(SRC, type, 'editor.js');
-      for (const copy of [/function rule\(/, /\$\.getJSON\("tesla-fleet-telemetry\/fields"\)/, /-----BEGIN \[A-Z0-9 \]/, /autoComplete\(/, /telemetry-config\/ca-info/]) {
+      for (const copy of [
+        /function rule\(/,
+        /\$\.getJSON\("tesla-fleet-telemetry\/fields"\)/,
+        /-----BEGIN \[A-Z0-9 \]/,
+        /autoComplete\(/,
+        /telemetry-config\/ca-info/,
+      ]) {
         assert.doesNotMatch(script, copy, `${type} copies a shared helper`);
       }
     }
@@ -164,17 +183,43 @@ describe('editor files of every node', function () {
   it('telemetry-config: the help covers inputs, outputs, every state, and the key facts', function () {
     const help = read(SRC, 'telemetry-config', 'locales', 'en-US', 'telemetry-config.html');
     for (const s of [
-      '<dt class="optional">action <span', '<dt class="optional">vins <span', '<dt class="optional">config <span',
-      '<dt>event <span', '<dt>topic <span', '<dt>payload <span', '<dt>response <span',
-      'telemetry-config/&lt;action&gt;', 'https://tesla.com/_ak/&lt;domain&gt;', '2024.26', 'Retry-After',
-      'synced: true</code> with <code>config: null', 'one telemetry-config call at a time',
+      '<dt class="optional">action <span',
+      '<dt class="optional">vins <span',
+      '<dt class="optional">config <span',
+      '<dt>event <span',
+      '<dt>topic <span',
+      '<dt>payload <span',
+      '<dt>response <span',
+      'telemetry-config/&lt;action&gt;',
+      'https://tesla.com/_ak/&lt;domain&gt;',
+      '2024.26',
+      'Retry-After',
+      'synced: true</code> with <code>config: null',
+      'one telemetry-config call at a time',
     ]) {
       assert.ok(help.includes(s), s);
     }
     for (const state of [
-      'ready', 'key not paired', 'unsupported firmware', 'unknown', 'updated', 'skipped', 'adopted', 'pending',
-      'rejected', 'drift', 'not configured', 'no errors', 'errors', 'deleted', 'error', 'rate-limited',
-      'missing_key', 'unsupported_firmware', 'unsupported_hardware', 'max_configs',
+      'ready',
+      'key not paired',
+      'unsupported firmware',
+      'unknown',
+      'updated',
+      'skipped',
+      'adopted',
+      'pending',
+      'rejected',
+      'drift',
+      'not configured',
+      'no errors',
+      'errors',
+      'deleted',
+      'error',
+      'rate-limited',
+      'missing_key',
+      'unsupported_firmware',
+      'unsupported_hardware',
+      'max_configs',
     ]) {
       assert.ok(help.includes(`<code>${state}</code>`), state);
     }
@@ -185,9 +230,17 @@ describe('editor files of every node', function () {
     for (const state of lib('registration/doctor').DOCTOR_STATES) assert.ok(help.includes(`<td><code>${state}</code></td>`), state);
     for (const action of lib('registration').ACTIONS) assert.ok(help.includes(`<code>${action}</code>`), action);
     for (const s of [
-      '<i>Ensure every</i>', '<b>Daily budget.</b>', '<i>Fields from</i>', '<i>Default interval</i>', '<i>Broker</i>',
-      'ensure-&lt;node id&gt;.json', '3 healthy · 1 pending · 1 needs you', '{day, signalsPerDollar, total: {signals, usd}',
-      'minimumDelta', 'nextPushAt', 'pushed',
+      '<i>Ensure every</i>',
+      '<b>Daily budget.</b>',
+      '<i>Fields from</i>',
+      '<i>Default interval</i>',
+      '<i>Broker</i>',
+      'ensure-&lt;node id&gt;.json',
+      '3 healthy · 1 pending · 1 needs you',
+      '{day, signalsPerDollar, total: {signals, usd}',
+      'minimumDelta',
+      'nextPushAt',
+      'pushed',
     ]) {
       assert.ok(help.includes(s), s);
     }
@@ -226,11 +279,20 @@ describe('editor files of every node', function () {
       helpers.push(page.TeslaFleetEditor.rule);
     }
     assert.deepEqual(Object.keys(registered).sort(), TYPES);
-    assert.ok(helpers.every((h) => h === helpers[0]), 'the first definition of each helper stays');
+    assert.ok(
+      helpers.every((h) => h === helpers[0]),
+      'the first definition of each helper stays',
+    );
     assert.ok(asked.length > 40, `${asked.length} words asked for while registering`);
-    assert.deepEqual(asked.filter((k) => lookup(k) === k), []);
+    assert.deepEqual(
+      asked.filter((k) => lookup(k) === k),
+      [],
+    );
     const labels = TYPES.map((t) => registered[t].paletteLabel);
-    assert.deepEqual(labels, TYPES.map((t) => catalogs[`${MODULE}/${t}`][t].paletteLabel));
+    assert.deepEqual(
+      labels,
+      TYPES.map((t) => catalogs[`${MODULE}/${t}`][t].paletteLabel),
+    );
     // rules answer the catalog's words for a bad value (Node-RED >= 3.1 passes opt), true for a good one
     const vins = registered['telemetry-in'].defaults.vins.validate;
     assert.equal(vins.call({}, 'not a vin!', {}), catalogs[`${MODULE}/telemetry-in`]['telemetry-in'].errors.vins);
@@ -265,16 +327,24 @@ describe('units in the editor and the help (telemetry-in, vehicle-data)', functi
       const template = read(SRC, type, 'editor.html');
       const select = /<select id="node-input-units"[^>]*>([\s\S]*?)<\/select>/.exec(template);
       assert.ok(select, 'a units select');
-      assert.deepEqual([...select[1].matchAll(/value="([^"]+)"/g)].map((m) => m[1]), [...UNITS_CHOICES]);
+      assert.deepEqual(
+        [...select[1].matchAll(/value="([^"]+)"/g)].map((m) => m[1]),
+        [...UNITS_CHOICES],
+      );
     });
 
     it(`${type}: the help lists exactly the fields the catalogue converts, each with its exact factor`, function () {
       const help = read(SRC, type, 'locales', 'en-US', `${type}.html`);
       for (const row of ROWS) {
-        const item = help.split('<li>').map((li) => li.split('</li>')[0]).find((li) => li.includes(`<code>${row.sent}</code> &rarr; <code>${row.other}</code>`));
+        const item = help
+          .split('<li>')
+          .map((li) => li.split('</li>')[0])
+          .find((li) => li.includes(`<code>${row.sent}</code> &rarr; <code>${row.other}</code>`));
         assert.ok(item, `${type}: a list item ${row.sent} → ${row.other}`);
         const listed = [...item.split('):')[1].matchAll(/<code>(\w+)<\/code>/g)].map((m) => m[1]);
-        const want = CATALOGUE.filter((f) => f.unit === row.sent).map((f) => f.name).sort();
+        const want = CATALOGUE.filter((f) => f.unit === row.sent)
+          .map((f) => f.name)
+          .sort();
         assert.deepEqual(listed, want, `${type}: the ${row.sent} fields`);
         // the factor the help states is the one the runtime applies
         const c = new UnitConverter(row.choice).of(want[0]);

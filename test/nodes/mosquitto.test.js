@@ -43,9 +43,15 @@ describe('telemetry-in against Mosquitto', function () {
     await total([o1, o2], N);
     const got = () => [...o1.received, ...o2.received];
     await pub.end();
-    const seqs = got().map((m) => m.payload).sort((a, b) => a - b);
+    const seqs = got()
+      .map((m) => m.payload)
+      .sort((a, b) => a - b);
     assert.equal(seqs.length, N, 'no message twice');
-    assert.deepEqual(seqs, Array.from({ length: N }, (_, i) => i), 'none lost');
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: N }, (_, i) => i),
+      'none lost',
+    );
     assert.ok(o1.received.length > 0 && o2.received.length > 0, 'both instances got a share');
   });
 });

@@ -244,7 +244,10 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
       ];
       const node = await load({ node: { fields, alertTypes: 'service, service', preferTyped: false, exp: String(exp), port: 443 } });
       const msg = await run(node);
-      assert.deepEqual(msg.payload.map((e) => [e.vin, e.state]), [[V.ok, 'updated']]);
+      assert.deepEqual(
+        msg.payload.map((e) => [e.vin, e.state]),
+        [[V.ok, 'updated']],
+      );
       const [call] = d.callsTo(CONFIG_ROUTE, 'POST');
       const expected = {
         vins: [V.ok],
@@ -266,17 +269,23 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
       const node = await load({ node: { vins: [V.ok, V.ok2] } });
       const all = await run(node);
       assert.deepEqual(all.response, { response: { updated_vehicles: 2 } });
-      assert.deepEqual(all.payload.map((e) => [e.vin, e.ok, e.state]), [
-        [V.ok, true, 'updated'],
-        [V.ok2, true, 'updated'],
-      ]);
+      assert.deepEqual(
+        all.payload.map((e) => [e.vin, e.ok, e.state]),
+        [
+          [V.ok, true, 'updated'],
+          [V.ok2, true, 'updated'],
+        ],
+      );
       // One VIN silently skipped by Tesla (key not paired), no list to say which: never claim "updated".
       const some = await run(node, { vins: [V.ok, V.nokey] });
       assert.deepEqual(some.response, { response: { updated_vehicles: 1 } });
-      assert.deepEqual(some.payload.map((e) => [e.vin, e.ok, e.state]), [
-        [V.ok, false, 'unknown'],
-        [V.nokey, false, 'unknown'],
-      ]);
+      assert.deepEqual(
+        some.payload.map((e) => [e.vin, e.ok, e.state]),
+        [
+          [V.ok, false, 'unknown'],
+          [V.nokey, false, 'unknown'],
+        ],
+      );
       for (const e of some.payload) assert.match(e.reason, /1 updated vehicle\(s\) for 2 not skipped.*status action/);
       assert.equal(d.callsTo(CONFIG_ROUTE, 'POST').length, 2);
     });
@@ -286,10 +295,13 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
       const msg = await run(node);
       assert.equal(d.callsTo(CONFIG_ROUTE, 'POST')[0].status, 200);
       assert.equal(msg.response.response.updated_vehicles, 0);
-      assert.deepEqual(msg.payload.map((e) => [e.vin, e.ok, e.state, e.skipped]), [
-        [V.nokey, false, 'skipped', 'missing_key'],
-        [V.max, false, 'skipped', 'max_configs'],
-      ]);
+      assert.deepEqual(
+        msg.payload.map((e) => [e.vin, e.ok, e.state, e.skipped]),
+        [
+          [V.nokey, false, 'skipped', 'missing_key'],
+          [V.max, false, 'skipped', 'max_configs'],
+        ],
+      );
       assert.equal(caught.received.length, 0);
     });
   });
@@ -343,10 +355,7 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
       assert.equal(by[V.limit].limitReached, true);
       assert.ok(by[V.nokey].reason.includes(`https://tesla.com/_ak/${DOMAIN}`), by[V.nokey].reason);
       assert.equal(by[V.nokey].keyPaired, false);
-      assert.deepEqual(by[V.drift].differences, [
-        'port: 4434 on the car, 4433 here',
-        'BatteryLevel interval_seconds: 30 on the car, 60 here',
-      ]);
+      assert.deepEqual(by[V.drift].differences, ['port: 4434 on the car, 4433 here', 'BatteryLevel interval_seconds: 30 on the car, 60 here']);
       for (const diff of by[V.drift].differences) assert.ok(by[V.drift].reason.includes(diff), by[V.drift].reason);
       assert.match(by[V.none].reason, /no telemetry config/);
       // msg.response: the raw answers keyed by VIN.
@@ -359,12 +368,21 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
     it('register, then status: pending until the car connects, then adopted; a later change of port shows as drift', async function () {
       const node = await load({ node: { vins: [V.ok] } });
       const reg = await run(node);
-      assert.deepEqual(reg.payload.map((e) => e.state), ['updated']);
+      assert.deepEqual(
+        reg.payload.map((e) => e.state),
+        ['updated'],
+      );
       const pending = await run(node, { action: 'status' });
-      assert.deepEqual(pending.payload.map((e) => e.state), ['pending']);
+      assert.deepEqual(
+        pending.payload.map((e) => e.state),
+        ['pending'],
+      );
       d.setVehicle(V.ok, { telemetry: { synced: true } }); // the car connected and took it
       const adopted = await run(node, { action: 'status' });
-      assert.deepEqual(adopted.payload.map((e) => [e.vin, e.ok, e.state]), [[V.ok, true, 'adopted']]);
+      assert.deepEqual(
+        adopted.payload.map((e) => [e.vin, e.ok, e.state]),
+        [[V.ok, true, 'adopted']],
+      );
       const drift = await run(node, { action: 'status', config: { port: 4444 } });
       assert.equal(drift.payload[0].state, 'drift');
       assert.deepEqual(drift.payload[0].differences, ['port: 4433 on the car, 4444 here']);
@@ -389,11 +407,14 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
       assert.deepEqual(apiCalls(d)[0].body, { vins });
       assert.equal(msg.event, 'check');
       assert.equal(msg.topic, 'telemetry-config/check');
-      assert.deepEqual(msg.payload.map((e) => [e.vin, e.ok, e.state, e.keyPaired, e.firmware]), [
-        [V.ok, true, 'ready', true, '2024.44.25'],
-        [V.nokey, false, 'key not paired', false, '2024.44.25'],
-        [V.fw, false, 'unsupported firmware', true, '2024.20.1'],
-      ]);
+      assert.deepEqual(
+        msg.payload.map((e) => [e.vin, e.ok, e.state, e.keyPaired, e.firmware]),
+        [
+          [V.ok, true, 'ready', true, '2024.44.25'],
+          [V.nokey, false, 'key not paired', false, '2024.44.25'],
+          [V.fw, false, 'unsupported firmware', true, '2024.20.1'],
+        ],
+      );
       assert.match(msg.payload[0].reason, /ready to register/);
       assert.ok(msg.payload[1].reason.includes(`https://tesla.com/_ak/${DOMAIN}`));
       assert.match(msg.payload[2].reason, /2024\.20\.1 is older than 2024\.26/);
@@ -407,8 +428,22 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
   // -------------------------------------------------------------------------------------
   describe('errors and delete', function () {
     it('errors: GET fleet_telemetry_errors per VIN, newest first, as the lib interprets them', async function () {
-      const older = { created_at: '2025-01-01T10:00:00Z', error: 'dial tcp: i/o timeout', error_name: 'ConnectionError', name: 'telemetry', txID: 'tx-1', vin: V.ok };
-      const newer = { created_at: '2025-01-02T10:00:00Z', error: 'x509: unknown authority', error_name: 'TlsError', name: 'telemetry', txID: 'tx-2', vin: V.ok };
+      const older = {
+        created_at: '2025-01-01T10:00:00Z',
+        error: 'dial tcp: i/o timeout',
+        error_name: 'ConnectionError',
+        name: 'telemetry',
+        txID: 'tx-1',
+        vin: V.ok,
+      };
+      const newer = {
+        created_at: '2025-01-02T10:00:00Z',
+        error: 'x509: unknown authority',
+        error_name: 'TlsError',
+        name: 'telemetry',
+        txID: 'tx-2',
+        vin: V.ok,
+      };
       d.setVehicle(V.ok, { telemetryErrors: [older, newer] });
       const node = await load({ node: { vins: [V.ok, V.ok2], action: 'errors' } });
       const msg = await run(node);
@@ -418,15 +453,24 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
       );
       assert.equal(msg.event, 'errors');
       assert.equal(msg.topic, 'telemetry-config/errors');
-      assert.deepEqual(msg.payload.map((e) => [e.vin, e.ok, e.state]), [
-        [V.ok, false, 'errors'],
-        [V.ok2, true, 'no errors'],
-      ]);
-      assert.deepEqual(msg.payload[0].errors.map((e) => e.txId), ['tx-2', 'tx-1']);
+      assert.deepEqual(
+        msg.payload.map((e) => [e.vin, e.ok, e.state]),
+        [
+          [V.ok, false, 'errors'],
+          [V.ok2, true, 'no errors'],
+        ],
+      );
+      assert.deepEqual(
+        msg.payload[0].errors.map((e) => e.txId),
+        ['tx-2', 'tx-1'],
+      );
       assert.match(msg.payload[0].reason, /2 telemetry error\(s\).*2025-01-02T10:00:00Z.*TlsError/);
       assert.deepEqual(msg.response[V.ok], { response: { fleet_telemetry_errors: [older, newer] } });
       for (const v of [V.ok, V.ok2]) {
-        assert.deepEqual(msg.payload.find((e) => e.vin === v), tc.interpretErrors(v, msg.response[v]));
+        assert.deepEqual(
+          msg.payload.find((e) => e.vin === v),
+          tc.interpretErrors(v, msg.response[v]),
+        );
       }
       assert.equal(caught.received.length, 0);
     });
@@ -441,29 +485,42 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
       );
       assert.equal(msg.event, 'delete');
       assert.equal(msg.topic, 'telemetry-config/delete');
-      assert.deepEqual(msg.payload.map((e) => [e.vin, e.ok, e.state]), [
-        [V.ok, true, 'deleted'],
-        [V.ok2, false, 'unknown'],
-      ]);
+      assert.deepEqual(
+        msg.payload.map((e) => [e.vin, e.ok, e.state]),
+        [
+          [V.ok, true, 'deleted'],
+          [V.ok2, false, 'unknown'],
+        ],
+      );
       assert.deepEqual(msg.response, {
         [V.ok]: { response: { updated_vehicles: 1 } },
         [V.ok2]: { response: { updated_vehicles: 0 } },
       });
       for (const v of [V.ok, V.ok2]) {
-        assert.deepEqual(msg.payload.find((e) => e.vin === v), tc.interpretDelete(v, 200, msg.response[v]));
+        assert.deepEqual(
+          msg.payload.find((e) => e.vin === v),
+          tc.interpretDelete(v, 200, msg.response[v]),
+        );
       }
       assert.equal(d.vehicle(V.ok).telemetry.config, null);
     });
 
     it('an HTTP error becomes an error entry, and done(err) reaches the Catch node after the result message', async function () {
-      d.failNext(/\/fleet_telemetry_errors$/, { method: 'GET', status: 404, body: { response: null, error: 'not_found', error_description: 'vehicle not found' } });
+      d.failNext(/\/fleet_telemetry_errors$/, {
+        method: 'GET',
+        status: 404,
+        body: { response: null, error: 'not_found', error_description: 'vehicle not found' },
+      });
       const node = await load({ node: { vins: [V.ok, V.ok2], action: 'errors' } });
       const msg = await run(node);
       const err = await caught.next();
-      assert.deepEqual(msg.payload.map((e) => [e.vin, e.state]), [
-        [V.ok, 'error'],
-        [V.ok2, 'no errors'],
-      ]);
+      assert.deepEqual(
+        msg.payload.map((e) => [e.vin, e.state]),
+        [
+          [V.ok, 'error'],
+          [V.ok2, 'no errors'],
+        ],
+      );
       assert.equal(msg.payload[0].httpStatus, 404);
       assert.equal(err.error.source.id, 'tc1');
       assert.match(err.error.message, new RegExp(`^(Error: )?telemetry-config errors: ${V.ok}: .*not found.*\\(404\\)`));
@@ -479,7 +536,14 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
       const msg = await run(node, {
         action: 'register',
         vins: `${V.ok2}, ${V.nokey}`,
-        config: { hostname: 'other.example.com', port: 5555, alert_types: ['service'], prefer_typed: false, exp, fields: { Soc: { interval_seconds: 30 } } },
+        config: {
+          hostname: 'other.example.com',
+          port: 5555,
+          alert_types: ['service'],
+          prefer_typed: false,
+          exp,
+          fields: { Soc: { interval_seconds: 30 } },
+        },
       });
       assert.equal(msg.event, 'register');
       const [call] = d.callsTo(CONFIG_ROUTE, 'POST');
@@ -498,17 +562,26 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
           },
         }),
       );
-      assert.deepEqual(msg.payload.map((e) => [e.vin, e.state]), [
-        [V.ok2, 'updated'],
-        [V.nokey, 'skipped'],
-      ]);
+      assert.deepEqual(
+        msg.payload.map((e) => [e.vin, e.state]),
+        [
+          [V.ok2, 'updated'],
+          [V.nokey, 'skipped'],
+        ],
+      );
       // The next message without overrides uses the node's own settings again (status of V.ok).
       const plain = await run(node);
       assert.equal(plain.event, 'status');
-      assert.deepEqual(plain.payload.map((e) => [e.vin, e.state]), [[V.ok, 'not configured']]);
+      assert.deepEqual(
+        plain.payload.map((e) => [e.vin, e.state]),
+        [[V.ok, 'not configured']],
+      );
       // msg.action check with msg.vins as an array.
       const check = await run(node, { action: 'check', vins: [V.nokey] });
-      assert.deepEqual(check.payload.map((e) => [e.vin, e.state]), [[V.nokey, 'key not paired']]);
+      assert.deepEqual(
+        check.payload.map((e) => [e.vin, e.state]),
+        [[V.nokey, 'key not paired']],
+      );
       assert.deepEqual(
         apiCalls(d).map((c) => `${c.method} ${c.path}`),
         [`POST ${CONFIG_ROUTE}`, `GET /proxy/api/1/vehicles/${V.ok}/fleet_telemetry_config`, 'POST /proxy/api/1/vehicles/fleet_status'],
@@ -528,15 +601,36 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
   // -------------------------------------------------------------------------------------
   describe('validation before any call', function () {
     const cases = [
-      ['a hostname with a scheme', { hostname: 'https://telemetry.example.com' }, /register: hostname "https:\/\/telemetry\.example\.com" has a scheme/],
+      [
+        'a hostname with a scheme',
+        { hostname: 'https://telemetry.example.com' },
+        /register: hostname "https:\/\/telemetry\.example\.com" has a scheme/,
+      ],
       ['a hostname with a port', { hostname: 'telemetry.example.com:4433' }, /register: hostname "telemetry\.example\.com:4433" has a port/],
       ['a string port "44x3"', { port: '44x3' }, /register: port must be an integer from 1 to 65535 \(got "44x3"\)/],
       ['port 70000', { port: 70000 }, /register: port must be an integer from 1 to 65535/],
       ['an expired CA', { ca: EXPIRED_CA }, /register: ca: "CN=Expired Test CA" expired on/],
       ['a CA that is not a PEM', { ca: 'hello' }, /register: ca: not a PEM certificate/],
-      ['an unknown field', { fields: { ...SEED_FIELDS, BatteryLevl: { interval_seconds: 60 } } }, /register: fields\.BatteryLevl: BatteryLevl is not a field of the catalogue/],
-      ['interval 0', { fields: { ...SEED_FIELDS, BatteryLevel: { interval_seconds: 0 } } }, /register: fields\.BatteryLevel: BatteryLevel: interval_seconds must be an integer >= 1 \(got 0\)/],
-      ['a duplicate field', { fields: [{ name: 'Gear', interval_seconds: 60 }, { name: 'Gear', interval_seconds: 10 }] }, /register: fields\.Gear: Gear is listed twice/],
+      [
+        'an unknown field',
+        { fields: { ...SEED_FIELDS, BatteryLevl: { interval_seconds: 60 } } },
+        /register: fields\.BatteryLevl: BatteryLevl is not a field of the catalogue/,
+      ],
+      [
+        'interval 0',
+        { fields: { ...SEED_FIELDS, BatteryLevel: { interval_seconds: 0 } } },
+        /register: fields\.BatteryLevel: BatteryLevel: interval_seconds must be an integer >= 1 \(got 0\)/,
+      ],
+      [
+        'a duplicate field',
+        {
+          fields: [
+            { name: 'Gear', interval_seconds: 60 },
+            { name: 'Gear', interval_seconds: 10 },
+          ],
+        },
+        /register: fields\.Gear: Gear is listed twice/,
+      ],
       ['no VINs', { vins: '' }, /register: vins: at least one VIN is needed/],
       ['an exp in the past', { exp: 1000 }, /register: exp 1000 .* is not in the future/],
       ['no VINs for status', { vins: ' , ', action: 'status' }, /^(ValidationError: )?telemetry-config status: vins: at least one VIN is needed/],
@@ -562,11 +656,17 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
       d.setVehicle(V.ok, { telemetry: { config: expectedConfig(), synced: true } });
       const node = await load({ node: { action: 'status', hostname: 'https://bad', port: '44x3' } });
       const msg = await run(node);
-      assert.deepEqual(msg.payload.map((e) => [e.vin, e.state]), [[V.ok, 'adopted']]);
+      assert.deepEqual(
+        msg.payload.map((e) => [e.vin, e.state]),
+        [[V.ok, 'adopted']],
+      );
       assert.match(msg.payload[0].reason, /not compared/);
       // An empty msg.vins falls back to the node's VINs.
       const again = await run(node, { vins: [] });
-      assert.deepEqual(again.payload.map((e) => [e.vin, e.state]), [[V.ok, 'adopted']]);
+      assert.deepEqual(
+        again.payload.map((e) => [e.vin, e.state]),
+        [[V.ok, 'adopted']],
+      );
       assert.equal(apiCalls(d).length, 2);
     });
 
@@ -575,7 +675,10 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
       const warned = new Promise((resolve) => node.on('call:warn', (call) => resolve(call.args[0])));
       const msg = await run(node);
       assert.match(await warned, /vins: VIN "SHORTVIN" has 8 characters, not 17/);
-      assert.deepEqual(msg.payload.map((e) => [e.vin, e.state]), [['SHORTVIN', 'error']]);
+      assert.deepEqual(
+        msg.payload.map((e) => [e.vin, e.state]),
+        [['SHORTVIN', 'error']],
+      );
       assert.equal(apiCalls(d).length, 1, 'the call was made');
     });
   });
@@ -591,10 +694,13 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
       });
       const node = await load({ node: { vins: [V.ok, V.ok2] } });
       const first = await run(node);
-      assert.deepEqual(first.payload.map((e) => [e.vin, e.ok, e.state, e.retryAfterSeconds]), [
-        [V.ok, false, 'rate-limited', 120],
-        [V.ok2, false, 'rate-limited', 120],
-      ]);
+      assert.deepEqual(
+        first.payload.map((e) => [e.vin, e.ok, e.state, e.retryAfterSeconds]),
+        [
+          [V.ok, false, 'rate-limited', 120],
+          [V.ok2, false, 'rate-limited', 120],
+        ],
+      );
       assert.match(first.payload[0].reason, /retry in 120 s/);
       assert.deepEqual(first.response, { response: null, error: 'Too Many Requests', error_description: '' });
       assert.equal(d.callsTo(CONFIG_ROUTE, 'POST').length, 1);
@@ -602,10 +708,13 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
 
       const second = await run(node);
       assert.equal(d.calls.length, callsBefore, 'no HTTP call while Tesla asked to wait');
-      assert.deepEqual(second.payload.map((e) => [e.vin, e.ok, e.state]), [
-        [V.ok, false, 'rate-limited'],
-        [V.ok2, false, 'rate-limited'],
-      ]);
+      assert.deepEqual(
+        second.payload.map((e) => [e.vin, e.ok, e.state]),
+        [
+          [V.ok, false, 'rate-limited'],
+          [V.ok2, false, 'rate-limited'],
+        ],
+      );
       for (const e of second.payload) {
         assert.match(e.reason, /no call made/);
         assert.ok(e.retryAfterSeconds > 100 && e.retryAfterSeconds <= 120, String(e.retryAfterSeconds));
@@ -654,7 +763,10 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
       const node = await load({ node: { vins: [V.ok] } });
       const first = await run(node);
       const err1 = await caught.next();
-      assert.deepEqual(first.payload.map((e) => [e.vin, e.state, e.httpStatus]), [[V.ok, 'error', 403]]);
+      assert.deepEqual(
+        first.payload.map((e) => [e.vin, e.state, e.httpStatus]),
+        [[V.ok, 'error', 403]],
+      );
       assert.match(err1.error.message, /403/);
 
       // A proxy error that echoes the tokens back in its body (and text): scrubbed everywhere.
@@ -667,7 +779,10 @@ describe('telemetry-config node (Node-RED runtime, HTTPS proxy double)', functio
       });
       const echoed = await run(node, { action: 'status' });
       const err2 = await caught.next(() => true, 1);
-      assert.deepEqual(echoed.payload.map((e) => [e.vin, e.state, e.httpStatus]), [[V.ok, 'error', 400]]);
+      assert.deepEqual(
+        echoed.payload.map((e) => [e.vin, e.state, e.httpStatus]),
+        [[V.ok, 'error', 400]],
+      );
       assert.match(err2.error.message, /400/);
       assert.match(JSON.stringify(echoed.response), /bad request with/, 'the raw answer is kept, tokens removed');
 

@@ -269,16 +269,13 @@ describe('telemetry-in (Node-RED runtime, aedes broker)', function () {
     const seen = [];
     broker.aedes.on('subscribe', (subs) => seen.push(...subs));
     await load({ topicBase: 'a/b', broker: { sharedGroup: '' } });
-    assert.deepEqual(
-      seen.map((s) => [s.topic, s.qos]).sort(),
-      [
-        ['a/b/+/alerts/+/current', 1],
-        ['a/b/+/alerts/+/history', 1],
-        ['a/b/+/connectivity', 1],
-        ['a/b/+/errors/+', 1],
-        ['a/b/+/v/+', 1],
-      ],
-    );
+    assert.deepEqual(seen.map((s) => [s.topic, s.qos]).sort(), [
+      ['a/b/+/alerts/+/current', 1],
+      ['a/b/+/alerts/+/history', 1],
+      ['a/b/+/connectivity', 1],
+      ['a/b/+/errors/+', 1],
+      ['a/b/+/v/+', 1],
+    ]);
   });
 
   /** Counts what our MQTT client (not the test publisher) does at the broker: connections, subscriptions, disconnections. */

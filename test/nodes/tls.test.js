@@ -58,7 +58,18 @@ function flow({ url, tls: t, broker = {}, login }) {
   }
   nodes.push(
     { id: 'b1', type: 'telemetry-broker', url, topicBase: 'telemetry', tls: t ? 'tls1' : '', reconnectPeriod: PERIOD_S, ...broker },
-    { id: 'in1', z: 'tab1', type: 'telemetry-in', broker: 'b1', vins: '', fields: '', mode: 'field', staleAfter: 60, retained: 'flag', wires: [['o1'], ['o2'], ['o3']] },
+    {
+      id: 'in1',
+      z: 'tab1',
+      type: 'telemetry-in',
+      broker: 'b1',
+      vins: '',
+      fields: '',
+      mode: 'field',
+      staleAfter: 60,
+      retained: 'flag',
+      wires: [['o1'], ['o2'], ['o3']],
+    },
     { id: 'o1', z: 'tab1', type: 'helper' },
     { id: 'o2', z: 'tab1', type: 'helper' },
     { id: 'o3', z: 'tab1', type: 'helper' },
@@ -253,14 +264,22 @@ describe('telemetry-broker: TLS, logins and websockets against Mosquitto', funct
       await load({ url: mosq.urls.tls, tls: tlsNode({ ca: pki.ca.cert, servername: 'localhost' }), login: { username: USER, password: PASSWORD } });
       await connected('b1');
       await helper.unload();
-      await load({ url: mosq.urls.tls, tls: tlsNode({ ca: pki.ca.cert, servername: 'mqtt.example.com' }), login: { username: USER, password: PASSWORD } });
+      await load({
+        url: mosq.urls.tls,
+        tls: tlsNode({ ca: pki.ca.cert, servername: 'mqtt.example.com' }),
+        login: { username: USER, password: PASSWORD },
+      });
       await statusSeen('in1', red('certificate not for this host'));
       assert.equal(warnings('telemetry-broker').length, 1);
       assert.match(warnings('telemetry-broker')[0], /does not name this host.*ERR_TLS_CERT_ALTNAME_INVALID/);
     });
 
     it('verification unticked in tls-config: connects to a certificate no CA vouches for, and every status says "TLS not verified"', async function () {
-      const { out } = await load({ url: mosq.urls.tls, tls: tlsNode({ ca: pki.wrongCa.cert, verify: false }), login: { username: USER, password: PASSWORD } });
+      const { out } = await load({
+        url: mosq.urls.tls,
+        tls: tlsNode({ ca: pki.wrongCa.cert, verify: false }),
+        login: { username: USER, password: PASSWORD },
+      });
       const conn = await connected('b1');
       assert.equal(conn.tlsUnverified, true);
       await roundTrip(mosq.urls.tls, { ca: pki.ca.cert, username: USER, password: PASSWORD }, out, 76);
@@ -278,11 +297,17 @@ describe('telemetry-broker: TLS, logins and websockets against Mosquitto', funct
       const { conn } = await load({ url: mosq.urls.tls, tls: tlsNode({ ca: pki.wrongCa.cert }), login: { username: USER, password: PASSWORD } });
       await statusSeen('in1', red('certificate not trusted'));
       const lines = await brokerLines(mosq, new RegExp(`New connection from 127\\.0\\.0\\.1:\\d+ on port ${mosq.ports.tls}\\.`), 4, since);
-      assertPaced(lines.map((l) => l.at), 'untrusted');
+      assertPaced(
+        lines.map((l) => l.at),
+        'untrusted',
+      );
       await failedAttempts(conn, 4);
       const w = warnings('telemetry-broker');
       assert.equal(w.length, 1, `one warning, not one per retry: ${w.join(' | ')}`);
-      assert.match(w[0], /: certificate not trusted: the certificate of 127\.0\.0\.1:\d+ is not signed by a CA this node trusts.*\(SELF_SIGNED_CERT_IN_CHAIN\)\. Retrying every 0\.5 s\./);
+      assert.match(
+        w[0],
+        /: certificate not trusted: the certificate of 127\.0\.0\.1:\d+ is not signed by a CA this node trusts.*\(SELF_SIGNED_CERT_IN_CHAIN\)\. Retrying every 0\.5 s\./,
+      );
       assert.equal(conn.stats.connects, 0);
       assert.ok(statuses('in1').every((s) => s.fill !== 'green'));
     });
@@ -296,7 +321,10 @@ describe('telemetry-broker: TLS, logins and websockets against Mosquitto', funct
       assert.ok(mosq.lines(/peer did not return a certificate/, since).length >= 1, "the broker's side says the same");
       await helper.unload();
 
-      const { conn: c2 } = await load({ url: mosq.urls.mtls, tls: tlsNode({ ca: pki.ca.cert, cert: pki.wrongClient.cert, key: pki.wrongClient.key }) });
+      const { conn: c2 } = await load({
+        url: mosq.urls.mtls,
+        tls: tlsNode({ ca: pki.ca.cert, cert: pki.wrongClient.cert, key: pki.wrongClient.key }),
+      });
       await statusSeen('in1', red('client certificate refused'));
       await failedAttempts(c2, 2);
       const w = warnings('telemetry-broker');
@@ -369,7 +397,10 @@ describe('telemetry-broker: TLS, logins and websockets against Mosquitto', funct
 
       await statusSeen('in1', red('not authorised'));
       const refusals = await brokerLines(own, /Sending CONNACK to 127\.0\.0\.1 \(0, 5\)/, 4, since);
-      assertPaced(refusals.map((l) => l.at), 'not authorised');
+      assertPaced(
+        refusals.map((l) => l.at),
+        'not authorised',
+      );
       // The broker logs its CONNACK before the client has read it: wait for the client's count.
       await new Promise((resolve) => {
         const check = () => (conn.stats.failures >= 4 ? resolve() : conn.once('attempt-failed', check));
@@ -381,8 +412,15 @@ describe('telemetry-broker: TLS, logins and websockets against Mosquitto', funct
       await own.reload();
       await connected('b1');
       await statusSeen('in1', green);
-      const info = helper.log().args.map((a) => a[0]).filter((e) => e && e.type === 'telemetry-broker' && e.level === 40).map((e) => String(e.msg));
-      assert.ok(info.some((m) => /: connected \(after: not authorised\)$/.test(m)), info.join(' | '));
+      const info = helper
+        .log()
+        .args.map((a) => a[0])
+        .filter((e) => e && e.type === 'telemetry-broker' && e.level === 40)
+        .map((e) => String(e.msg));
+      assert.ok(
+        info.some((m) => /: connected \(after: not authorised\)$/.test(m)),
+        info.join(' | '),
+      );
       await roundTrip(own.urls.tls, { ca: pki.ca.cert, username: USER, password: PASSWORD }, out, 77);
       await pub.end();
       pub = null;
@@ -470,7 +508,11 @@ describe('telemetry-broker: TLS, logins and websockets against Mosquitto', funct
         const settings = { url: mosq.urls.mtls, topicBase: 'telemetry', tls: { ca: pki.ca.cert, ...t }, reconnectPeriodMs: PERIOD };
         const problems = checkSettings(settings);
         assert.equal(problems.length, 1, what);
-        assert.match(problems[0], /^the client certificate or key of the TLS configuration cannot be used \(.+\): check both files and the passphrase$/, what);
+        assert.match(
+          problems[0],
+          /^the client certificate or key of the TLS configuration cannot be used \(.+\): check both files and the passphrase$/,
+          what,
+        );
         assert.ok(!problems[0].includes('a-Wrong-guess-8'), 'no passphrase in the message');
         const conn = new BrokerConnection(settings);
         conn.register(noop);
@@ -485,7 +527,12 @@ describe('telemetry-broker: TLS, logins and websockets against Mosquitto', funct
       assert.deepEqual(checkSettings({ url: mosq.urls.mtls, topicBase: 'telemetry', tls: { cert: pki.client.cert } }), [
         'the TLS configuration has a client certificate without its key, or a key without its certificate: give both',
       ]);
-      const conn = new BrokerConnection({ url: mosq.urls.tls, topicBase: 'telemetry', tls: { ca: pki.ca.cert, ALPNProtocols: ['x'.repeat(300)] }, reconnectPeriodMs: PERIOD });
+      const conn = new BrokerConnection({
+        url: mosq.urls.tls,
+        topicBase: 'telemetry',
+        tls: { ca: pki.ca.cert, ALPNProtocols: ['x'.repeat(300)] },
+        reconnectPeriodMs: PERIOD,
+      });
       const causes = [];
       conn.on('failure', (f) => causes.push(f));
       conn.register(noop);

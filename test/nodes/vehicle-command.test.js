@@ -97,7 +97,7 @@ describe('vehicle-command (Node-RED runtime, aedes, HTTPS Fleet API double throu
     return { node: vc, out: collector(helper.getNode('out1')), caught: collector(helper.getNode('caught')), statuses };
   }
 
-  it('an input becomes one command per car through the proxy and one answer each, the input\'s own properties kept', async function () {
+  it("an input becomes one command per car through the proxy and one answer each, the input's own properties kept", async function () {
     const { node, out } = await load({ command: 'set_charging_amps' });
     const cost = statusIs(node, (s) => /today 2 commands ≈ \$0\.002/.test(s.text || ''));
     node.receive({ payload: 16, vins: [VIN, VIN2], correlationId: 'solar-42', topic: 'pv' });
@@ -109,7 +109,7 @@ describe('vehicle-command (Node-RED runtime, aedes, HTTPS Fleet API double throu
       assert.equal(m.topic, `${m.vin}/command/set_charging_amps`);
       assert.equal(m.source, 'api');
       assert.ok(Math.abs(m.receivedAt - Date.now()) < 10_000);
-      assert.equal(m.correlationId, 'solar-42', 'the input\'s own property goes on');
+      assert.equal(m.correlationId, 'solar-42', "the input's own property goes on");
       assert.equal(m.vins, undefined, 'what the node read from the input does not');
       assert.equal(m.command, undefined);
       assert.deepEqual(m.payload, {
@@ -144,7 +144,10 @@ describe('vehicle-command (Node-RED runtime, aedes, HTTPS Fleet API double throu
     node.receive({ payload: 1733212800000, command: 'honk_horn' }); // an inject node's timestamp
     const m = await out.next();
     assert.deepEqual([m.payload.command, m.payload.params, m.payload.state], ['set_charge_limit', { percent: 80 }, 'done']);
-    assert.deepEqual(commandCalls().map((c) => [c.route, c.body]), [[`/api/1/vehicles/${VIN}/command/set_charge_limit`, { percent: 80 }]]);
+    assert.deepEqual(
+      commandCalls().map((c) => [c.route, c.body]),
+      [[`/api/1/vehicles/${VIN}/command/set_charge_limit`, { percent: 80 }]],
+    );
   });
 
   it('a wrong input is done(err) naming it, caught by a Catch node, with no HTTP call at all', async function () {
@@ -171,10 +174,16 @@ describe('vehicle-command (Node-RED runtime, aedes, HTTPS Fleet API double throu
     const { node, out, caught } = await load({ vins: VIN, command: 'door_lock', dailyBudget: 'lots', wake: 'sometimes' });
     node.receive({});
     const err = await caught.next();
-    assert.match(err.error.message, /wake must be "never" or "allow"; got the string "sometimes"\..*dailyBudget must be a whole number .* got the string "lots"\. Nothing is sent/);
+    assert.match(
+      err.error.message,
+      /wake must be "never" or "allow"; got the string "sometimes"\..*dailyBudget must be a whole number .* got the string "lots"\. Nothing is sent/,
+    );
     assert.equal(out.received.length, 0);
     assert.deepEqual(double.calls, []);
-    const logged = helper.log().args.map((a) => a[0]).filter((e) => e && e.type === 'vehicle-command' && e.level === 20);
+    const logged = helper
+      .log()
+      .args.map((a) => a[0])
+      .filter((e) => e && e.type === 'vehicle-command' && e.level === 20);
     assert.equal(logged.length, 1, 'one error when the node starts');
     assert.match(String(logged[0].msg), /dailyBudget must be a whole number/);
   });
@@ -221,7 +230,10 @@ describe('vehicle-command (Node-RED runtime, aedes, HTTPS Fleet API double throu
     assert.deepEqual([m.payload.state, m.payload.ok, m.payload.verified], ['asleep', false, null]);
     assert.match(m.payload.reason, /asleep; it was not woken/);
     assert.equal(m.response, null);
-    assert.deepEqual(apiCalls().map((c) => `${c.method} ${c.route}`), [`GET /api/1/vehicles/${VIN}`]);
+    assert.deepEqual(
+      apiCalls().map((c) => `${c.method} ${c.route}`),
+      [`GET /api/1/vehicles/${VIN}`],
+    );
     await helper.unload();
 
     double.calls.length = 0;

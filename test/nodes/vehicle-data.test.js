@@ -121,7 +121,10 @@ describe('vehicle-data (Node-RED runtime, aedes, HTTPS Fleet API double)', funct
       await new Promise((r) => setTimeout(r, 300)); // 3 s: more than two poll intervals
     }
     assert.ok(apiCalls().length <= n + 2, `calls after the stream returned: ${apiCalls().length - n}`);
-    assert.ok(afterSleep.every((c) => !/vehicle_data/.test(c.route) || c.at < asleep.receivedAt), 'no vehicle_data while asleep');
+    assert.ok(
+      afterSleep.every((c) => !/vehicle_data/.test(c.route) || c.at < asleep.receivedAt),
+      'no vehicle_data while asleep',
+    );
   });
 
   it('on input reads msg.vin: an asleep car gives an asleep message every time and no billed call', async function () {
@@ -203,6 +206,10 @@ describe('vehicle-data (Node-RED runtime, aedes, HTTPS Fleet API double)', funct
     const msg = await again.out.next((m) => m.field === 'BatteryLevel');
     assert.equal(msg.payload, 42);
     const tokenCalls = double.calls.filter((c) => c.via === 'auth');
-    assert.deepEqual(tokenCalls.map((c) => c.refreshToken), ['valid', 'valid'], 'both refreshes used a valid token');
+    assert.deepEqual(
+      tokenCalls.map((c) => c.refreshToken),
+      ['valid', 'valid'],
+      'both refreshes used a valid token',
+    );
   });
 });

@@ -148,8 +148,30 @@ describe('reliability: broker loss (real Mosquitto)', function () {
     return [
       { id: 'tab1', type: 'tab', label: 'broker loss' },
       { id: 'b1', z: 'tab1', type: 'telemetry-broker', url, topicBase: 'telemetry', clientId, clean, reconnectPeriod: 0.2 },
-      { id: 'in1', z: 'tab1', type: 'telemetry-in', broker: 'b1', vins: '', fields: '', mode: 'field', staleAfter, retained: 'flag', wires: [['o1'], ['o2'], ['o3']] },
-      { id: 'in2', z: 'tab1', type: 'telemetry-in', broker: 'b1', vins: 'STREAM1', fields: '', mode: 'field', staleAfter, retained: 'flag', wires: [['p1'], [], ['p3']] },
+      {
+        id: 'in1',
+        z: 'tab1',
+        type: 'telemetry-in',
+        broker: 'b1',
+        vins: '',
+        fields: '',
+        mode: 'field',
+        staleAfter,
+        retained: 'flag',
+        wires: [['o1'], ['o2'], ['o3']],
+      },
+      {
+        id: 'in2',
+        z: 'tab1',
+        type: 'telemetry-in',
+        broker: 'b1',
+        vins: 'STREAM1',
+        fields: '',
+        mode: 'field',
+        staleAfter,
+        retained: 'flag',
+        wires: [['p1'], [], ['p3']],
+      },
       ...['o1', 'o2', 'o3', 'p1', 'p3'].map((id) => ({ id, z: 'tab1', type: 'helper' })),
     ];
   }
@@ -266,7 +288,9 @@ describe('reliability: broker loss (real Mosquitto)', function () {
     await n.o1.next(() => new Set(queued().map((m) => m.payload)).size === N);
     await green;
     assert.deepEqual(
-      queued().map((m) => m.payload).sort((a, b) => a - b),
+      queued()
+        .map((m) => m.payload)
+        .sort((a, b) => a - b),
       range(N),
       'every message published during the cut arrived once, none lost',
     );

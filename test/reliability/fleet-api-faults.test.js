@@ -87,7 +87,16 @@ describe('reliability: Fleet API faults (real client, HTTPS double, fallback con
     const ctl = new VehicleDataController(
       reader,
       null,
-      { vins: [VIN], mode: 'field', auto: true, staleAfterMs: 60 * MIN, pollIntervalMs: 10 * MIN, endpoints: ['charge_state'], dailyBudget: 0, ...options },
+      {
+        vins: [VIN],
+        mode: 'field',
+        auto: true,
+        staleAfterMs: 60 * MIN,
+        pollIntervalMs: 10 * MIN,
+        endpoints: ['charge_state'],
+        dailyBudget: 0,
+        ...options,
+      },
       out,
       clock,
       random,
@@ -124,7 +133,10 @@ describe('reliability: Fleet API faults (real client, HTTPS double, fallback con
     await h.runUntil(h.clock.now() + 4 * 60 * MIN);
     assert.ok(h.out.errors.length >= 5);
     for (const e of h.out.errors) assert.match(e.text, new RegExp(`^${VIN}: Cannot reach 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
-    assert.deepEqual(h.gaps().slice(0, 5), [10, 20, 40, 60, 60].map((m) => m * MIN));
+    assert.deepEqual(
+      h.gaps().slice(0, 5),
+      [10, 20, 40, 60, 60].map((m) => m * MIN),
+    );
     assert.equal(h.out.statuses.at(-1).fill, 'red');
     assert.equal(h.out.sent.length, 0);
     assertNothingEscaped();
@@ -162,7 +174,8 @@ describe('reliability: Fleet API faults (real client, HTTPS double, fallback con
     const polls = h.started.filter((s) => s[1] === 'state').length;
     assert.ok(polls >= 4, `polls: ${polls}`);
     assert.equal(h.out.errors.length, polls);
-    for (const e of h.out.errors) assert.match(e.text, /TLS certificate of 127\.0\.0\.1:\d+ is not trusted.*DEPTH_ZERO_SELF_SIGNED_CERT.*never switched off/);
+    for (const e of h.out.errors)
+      assert.match(e.text, /TLS certificate of 127\.0\.0\.1:\d+ is not trusted.*DEPTH_ZERO_SELF_SIGNED_CERT.*never switched off/);
     assert.equal(d.connections, polls, 'one connection attempt per poll: never a retry without verification');
     assert.deepEqual(d.calls, [], 'no HTTP request reached the server');
     assert.equal(h.started.filter((s) => s[1] === 'data').length, 0);
@@ -177,7 +190,10 @@ describe('reliability: Fleet API faults (real client, HTTPS double, fallback con
     const polls = h.started.length;
     assert.ok(polls >= 3);
     assert.equal(tokenCalls().length, polls, 'one refresh per request');
-    assert.ok(tokenCalls().every((c) => c.status === 200 && c.refreshToken === 'valid'), 'each refresh used the rotated token');
+    assert.ok(
+      tokenCalls().every((c) => c.status === 200 && c.refreshToken === 'valid'),
+      'each refresh used the rotated token',
+    );
     assert.equal(apiCalls().length, 2 * polls, 'the call and one retry');
     assert.ok(h.out.errors.every((e) => /refused the access token \(401\) even after a refresh/.test(e.text)));
     assert.deepEqual(h.gaps().slice(0, 2), [10 * MIN, 20 * MIN]);
@@ -201,7 +217,8 @@ describe('reliability: Fleet API faults (real client, HTTPS double, fallback con
   it('429 storm with Retry-After (seconds and HTTP-date): no call before it has passed, whatever the poll interval', async function () {
     const route = new RegExp(`/api/1/vehicles/${VIN}$`);
     const retryAfter = ['1800', '60', '3600', new Date(Date.now() + 900_000).toUTCString(), '7200'];
-    for (const ra of retryAfter) d.failNext(route, { status: 429, headers: { 'retry-after': ra }, body: { response: null, error: 'Too Many Requests' } });
+    for (const ra of retryAfter)
+      d.failNext(route, { status: 429, headers: { 'retry-after': ra }, body: { response: null, error: 'Too Many Requests' } });
     const h = harness();
     h.ctl.start();
     await h.runUntil(h.clock.now() + 1);
@@ -213,7 +230,9 @@ describe('reliability: Fleet API faults (real client, HTTPS double, fallback con
     await h.runUntil(h.clock.now() + 6 * 60 * MIN);
     const gaps = h.gaps();
     const minimum = [1800, 600, 3600, 899, 7200].map((s) => s * 1000); // 60 s is less than the 10 min interval
-    minimum.forEach((m, i) => assert.ok(gaps[i] >= m && gaps[i] <= Math.max(m, 10 * MIN) + 2000, `gap ${i}: ${gaps[i] / 1000} s, Retry-After ${retryAfter[i]}`));
+    minimum.forEach((m, i) =>
+      assert.ok(gaps[i] >= m && gaps[i] <= Math.max(m, 10 * MIN) + 2000, `gap ${i}: ${gaps[i] / 1000} s, Retry-After ${retryAfter[i]}`),
+    );
     // After the storm: normal polling, state check then vehicle_data.
     assert.ok(h.started.at(-1)[1] === 'data');
     assert.equal(h.out.errors.length, retryAfter.length);
@@ -255,7 +274,10 @@ describe('reliability: Fleet API faults (real client, HTTPS double, fallback con
     assert.ok(new Set(gaps.slice(0, base.length).map((g, i) => (g / base[i]).toFixed(3))).size > 3, 'the jitter varies');
     assert.equal(gaps[base.length], 10 * MIN, 'after a success: the plain interval again');
     assert.equal(h.out.errors.length, bursts.length);
-    assert.ok(h.out.errors.every((e) => /The Fleet API failed \(50\d\)/.test(e.text)), h.out.errors.map((e) => e.text).join('\n'));
+    assert.ok(
+      h.out.errors.every((e) => /The Fleet API failed \(50\d\)/.test(e.text)),
+      h.out.errors.map((e) => e.text).join('\n'),
+    );
     assert.ok(h.out.sent.some((m) => m.field === 'BatteryLevel'));
     assertNothingEscaped();
   });

@@ -43,9 +43,7 @@ describe('reliability: fuzzing, 10,000 generated MQTT messages through aedes', f
   });
 
   // --- what the spec says happens to a topic (independent of src/lib/stream/decode.ts) ---------
-  const FILTERS = ['+/v/+', '+/alerts/+/current', '+/alerts/+/history', '+/errors/+', '+/connectivity'].map((f) =>
-    `telemetry/${f}`.split('/'),
-  );
+  const FILTERS = ['+/v/+', '+/alerts/+/current', '+/alerts/+/history', '+/errors/+', '+/connectivity'].map((f) => `telemetry/${f}`.split('/'));
   /** null: no subscription matches, the broker never delivers it; {bad}: delivered, unusable topic. */
   function route(topic) {
     const t = topic.split('/');
@@ -146,7 +144,13 @@ describe('reliability: fuzzing, 10,000 generated MQTT messages through aedes', f
     }
 
     // (b) Wrong shapes (bad) and right shapes for alerts, alert history, errors, connectivity.
-    const alert = (name, o = {}) => ({ name, active: !o.endedAt, startedAt: o.startedAt ?? null, endedAt: o.endedAt ?? null, audiences: o.audiences ?? [] });
+    const alert = (name, o = {}) => ({
+      name,
+      active: !o.endedAt,
+      startedAt: o.startedAt ?? null,
+      endedAt: o.endedAt ?? null,
+      audiences: o.audiences ?? [],
+    });
     const SHAPES = {
       current: {
         bad: ['5', '"x"', '[]', 'null', 'true', '{"StartedAt":5}', '{"EndedAt":[]}', '{"Audiences":"all"}', '{"Audiences":{}}'],
@@ -179,7 +183,11 @@ describe('reliability: fuzzing, 10,000 generated MQTT messages through aedes', f
       },
     };
     const topicOf = (kind, vin, name) =>
-      kind === 'current' || kind === 'history' ? `telemetry/${vin}/alerts/${name}/${kind}` : kind === 'errors' ? `telemetry/${vin}/errors/${name}` : `telemetry/${vin}/connectivity`;
+      kind === 'current' || kind === 'history'
+        ? `telemetry/${vin}/alerts/${name}/${kind}`
+        : kind === 'errors'
+          ? `telemetry/${vin}/errors/${name}`
+          : `telemetry/${vin}/connectivity`;
     for (let rep = 0; rep < 12; rep++) {
       for (const [kind, { bad, good }] of Object.entries(SHAPES)) {
         const name = pick(['A1', 'BMS_w035', 'Ünï', '🚨']);
@@ -243,7 +251,13 @@ describe('reliability: fuzzing, 10,000 generated MQTT messages through aedes', f
       '"\u2028\u2029"',
       '["\ud83d"]',
     ];
-    const UNICODE_TOPICS = ['telemetry/🚗VIN/v/VehicleName', 'telemetry/مرحبا/v/FuzzUnicode', 'telemetry/ВИН/v/Ünïcödé', 'telemetry/\u202eNIV/v/VehicleName', 'telemetry/VIN\ud800/v/FuzzUnicode'];
+    const UNICODE_TOPICS = [
+      'telemetry/🚗VIN/v/VehicleName',
+      'telemetry/مرحبا/v/FuzzUnicode',
+      'telemetry/ВИН/v/Ünïcödé',
+      'telemetry/\u202eNIV/v/VehicleName',
+      'telemetry/VIN\ud800/v/FuzzUnicode',
+    ];
     for (let rep = 0; rep < 12; rep++) {
       for (const p of UNICODE) {
         const t = pick(UNICODE_TOPICS);
@@ -271,7 +285,12 @@ describe('reliability: fuzzing, 10,000 generated MQTT messages through aedes', f
     add('telemetry/BIG1/v/VehicleName', JSON.stringify('ß🚗'.repeat(MB / 6)));
     add('telemetry/BIG1/v/FuzzBig', Buffer.alloc(MB, '['));
     add('telemetry/BIG1/v/FuzzBig', deep(MB / 2));
-    add('telemetry/BIG1/v/FuzzBig', `[${Array(MB / 2).fill(7).join(',')}]`);
+    add(
+      'telemetry/BIG1/v/FuzzBig',
+      `[${Array(MB / 2)
+        .fill(7)
+        .join(',')}]`,
+    );
     add('telemetry/BIG1/connectivity', bytes(MB), { shape: { bad: true } });
 
     // (g) Random bytes up to the count (a field of unknown kind: a value that happens to be
@@ -420,7 +439,10 @@ describe('reliability: fuzzing, 10,000 generated MQTT messages through aedes', f
     const allowed = nodes.length * (1 + Math.floor(elapsed / 10_000));
     assert.ok(w.length >= nodes.length && w.length <= allowed, `${w.length} warnings for ${expectedBad} bad messages in ${elapsed} ms`);
     for (const text of w) assert.match(text, /^bad input on telemetry\//);
-    assert.ok(w.every((text) => text.length < 400), 'a warning quotes a short excerpt, not the payload');
+    assert.ok(
+      w.every((text) => text.length < 400),
+      'a warning quotes a short excerpt, not the payload',
+    );
     const errors = helper.log().args.filter((a) => a[0] && a[0].level === 20);
     assert.deepEqual(errors, [], 'no error was logged');
     console.log(`      fuzz seed ${SEED}: ${JSON.stringify(kinds)} in ${elapsed} ms`);

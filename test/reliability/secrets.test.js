@@ -71,8 +71,24 @@ describe('reliability: secrets', function () {
     // Deploy as the editor does: credentials inline in the nodes.
     const flow = [
       { id: 'tab1', type: 'tab', label: 'secrets' },
-      { id: 'b1', z: 'tab1', type: 'telemetry-broker', url: broker.url, topicBase: 'telemetry', reconnectPeriod: 0.2, credentials: { username: MQTT_USER, password: MQTT_PASSWORD } },
-      { id: 'b2', z: 'tab1', type: 'telemetry-broker', url: broker.url, topicBase: 'telemetry', reconnectPeriod: 0.2, credentials: { username: MQTT_USER, password: WRONG_PASSWORD } },
+      {
+        id: 'b1',
+        z: 'tab1',
+        type: 'telemetry-broker',
+        url: broker.url,
+        topicBase: 'telemetry',
+        reconnectPeriod: 0.2,
+        credentials: { username: MQTT_USER, password: MQTT_PASSWORD },
+      },
+      {
+        id: 'b2',
+        z: 'tab1',
+        type: 'telemetry-broker',
+        url: broker.url,
+        topicBase: 'telemetry',
+        reconnectPeriod: 0.2,
+        credentials: { username: MQTT_USER, password: WRONG_PASSWORD },
+      },
       {
         id: 'acc1',
         type: 'tesla-account',
@@ -83,15 +99,66 @@ describe('reliability: secrets', function () {
         domain: 'fleet.example.com',
         credentials: { clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, refreshToken: REFRESH, accessToken: ACCESS },
       },
-      { id: 'in1', z: 'tab1', type: 'telemetry-in', broker: 'b1', vins: '', fields: '', mode: 'field', staleAfter: 60, retained: 'flag', wires: [['out'], ['out'], ['out']] },
-      { id: 'in2', z: 'tab1', type: 'telemetry-in', broker: 'b2', vins: '', fields: '', mode: 'field', staleAfter: 60, retained: 'flag', wires: [['out'], ['out'], ['out']] },
-      { id: 'vd1', z: 'tab1', type: 'vehicle-data', account: 'acc1', broker: '', vins: VIN, mode: 'field', auto: false, staleAfter: 60, pollInterval: 10, endpoints: 'charge_state', dailyBudget: 0, wires: [['out']] },
-      { id: 'tc1', z: 'tab1', type: 'telemetry-config', account: 'acc1', broker: 'b1', vins: [VIN], action: 'status', hostname: 'telemetry.example.com', port: 4443, fields: { BatteryLevel: { interval_seconds: 60 } }, wires: [['out']] },
+      {
+        id: 'in1',
+        z: 'tab1',
+        type: 'telemetry-in',
+        broker: 'b1',
+        vins: '',
+        fields: '',
+        mode: 'field',
+        staleAfter: 60,
+        retained: 'flag',
+        wires: [['out'], ['out'], ['out']],
+      },
+      {
+        id: 'in2',
+        z: 'tab1',
+        type: 'telemetry-in',
+        broker: 'b2',
+        vins: '',
+        fields: '',
+        mode: 'field',
+        staleAfter: 60,
+        retained: 'flag',
+        wires: [['out'], ['out'], ['out']],
+      },
+      {
+        id: 'vd1',
+        z: 'tab1',
+        type: 'vehicle-data',
+        account: 'acc1',
+        broker: '',
+        vins: VIN,
+        mode: 'field',
+        auto: false,
+        staleAfter: 60,
+        pollInterval: 10,
+        endpoints: 'charge_state',
+        dailyBudget: 0,
+        wires: [['out']],
+      },
+      {
+        id: 'tc1',
+        z: 'tab1',
+        type: 'telemetry-config',
+        account: 'acc1',
+        broker: 'b1',
+        vins: [VIN],
+        action: 'status',
+        hostname: 'telemetry.example.com',
+        port: 4443,
+        fields: { BatteryLevel: { interval_seconds: 60 } },
+        wires: [['out']],
+      },
       { id: 'catch1', z: 'tab1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
       { id: 'out', z: 'tab1', type: 'helper' },
       { id: 'caught', z: 'tab1', type: 'helper' },
     ];
-    const modules = [...nodeModules('telemetry-broker', 'telemetry-in', 'tesla-account', 'vehicle-data', 'telemetry-config'), require('@node-red/nodes/core/common/25-catch.js')];
+    const modules = [
+      ...nodeModules('telemetry-broker', 'telemetry-in', 'tesla-account', 'vehicle-data', 'telemetry-config'),
+      require('@node-red/nodes/core/common/25-catch.js'),
+    ];
     await helper.load(modules, [{ id: 'tab1', type: 'tab', label: 'secrets' }]);
     const NodePrototype = helper._NodePrototype; // the helper spies on status/send/log/warn/error of every node
     await helper.setFlows(flow, 'full');
@@ -121,7 +188,10 @@ describe('reliability: secrets', function () {
     await out.next((m) => m.source === 'api' && m.field === 'BatteryLevel');
     assert.equal(d.calls.filter((c) => c.route === '/oauth2/v3/token' && c.status === 200).length, 1);
 
-    d.failNext(/vehicle_data/, { status: 500, body: { response: null, error: `internal error for ${ACCESS} / ${REFRESH}`, error_description: CLIENT_SECRET } });
+    d.failNext(/vehicle_data/, {
+      status: 500,
+      body: { response: null, error: `internal error for ${ACCESS} / ${REFRESH}`, error_description: CLIENT_SECRET },
+    });
     helper.getNode('vd1').receive({ vin: VIN });
     await caught.next();
 
@@ -200,7 +270,9 @@ describe('reliability: secrets', function () {
         .args.map((a) => a.map(show).join(' '))
         .join('\n'),
       'a status': NodePrototype.status.args.map((a) => show(a[0])).join('\n'),
-      'a node warning or error': [...NodePrototype.warn.args, ...NodePrototype.error.args, ...NodePrototype.log.args].map((a) => a.map(show).join(' ')).join('\n'),
+      'a node warning or error': [...NodePrototype.warn.args, ...NodePrototype.error.args, ...NodePrototype.log.args]
+        .map((a) => a.map(show).join(' '))
+        .join('\n'),
       'a sent message': NodePrototype.send.args.map((a) => show(a[0])).join('\n'),
       'a received message': [...out.received, ...caught.received].map(show).join('\n'),
       'an admin answer': answers.join('\n'),

@@ -57,7 +57,7 @@ function openssl(args, cwd) {
   try {
     return execFileSync(bin, args, { cwd, stdio: 'pipe', encoding: 'utf8' });
   } catch (e) {
-    throw new Error(`openssl ${args[0]} failed: ${String(e.stderr || e.message).trim()}`);
+    throw new Error(`openssl ${args[0]} failed: ${String(e.stderr || e.message).trim()}`, { cause: e });
   }
 }
 
@@ -105,7 +105,10 @@ function writeConfig(work, { commonName, extensions }) {
 
 /** YYYYMMDDHHMMSSZ, what `openssl ca -startdate/-enddate` takes. */
 function asn1Time(ms) {
-  return new Date(Math.floor(ms / 1000) * 1000).toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+  return new Date(Math.floor(ms / 1000) * 1000)
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 function validity({ days = 1, notBefore, notAfter }) {
@@ -144,7 +147,23 @@ function makeCA({ commonName = 'Test CA', dir, name = 'ca', ...times } = {}) {
     });
     openssl(['req', '-new', '-config', 'openssl.cnf', ...KEY, '-keyout', 'key.pem', '-out', 'req.csr'], work);
     openssl(
-      ['ca', '-batch', '-notext', '-config', 'openssl.cnf', '-selfsign', '-keyfile', 'key.pem', '-in', 'req.csr', '-out', 'cert.pem', '-extensions', 'ext', ...validity(times)],
+      [
+        'ca',
+        '-batch',
+        '-notext',
+        '-config',
+        'openssl.cnf',
+        '-selfsign',
+        '-keyfile',
+        'key.pem',
+        '-in',
+        'req.csr',
+        '-out',
+        'cert.pem',
+        '-extensions',
+        'ext',
+        ...validity(times),
+      ],
       work,
     );
     return { commonName };
@@ -175,7 +194,24 @@ function makeCert({ ca, commonName = 'localhost', altNames, client = false, dir,
     fs.writeFileSync(path.join(work, 'ca.key'), ca.key);
     openssl(['req', '-new', '-config', 'openssl.cnf', ...KEY, '-keyout', 'key.pem', '-out', 'req.csr'], work);
     openssl(
-      ['ca', '-batch', '-notext', '-config', 'openssl.cnf', '-cert', 'ca.pem', '-keyfile', 'ca.key', '-in', 'req.csr', '-out', 'cert.pem', '-extensions', 'ext', ...validity(times)],
+      [
+        'ca',
+        '-batch',
+        '-notext',
+        '-config',
+        'openssl.cnf',
+        '-cert',
+        'ca.pem',
+        '-keyfile',
+        'ca.key',
+        '-in',
+        'req.csr',
+        '-out',
+        'cert.pem',
+        '-extensions',
+        'ext',
+        ...validity(times),
+      ],
       work,
     );
     return {};

@@ -7,17 +7,7 @@
 import catalogueJson from './data/field-catalogue.json';
 import enumsJson from './data/telemetry-enums.json';
 
-export type FieldKind =
-  | 'number'
-  | 'integer'
-  | 'boolean'
-  | 'enum'
-  | 'string'
-  | 'location'
-  | 'doors'
-  | 'time'
-  | 'tireLocation'
-  | 'unknown';
+export type FieldKind = 'number' | 'integer' | 'boolean' | 'enum' | 'string' | 'location' | 'doors' | 'time' | 'tireLocation' | 'unknown';
 
 /** One entry of data/field-catalogue.json. */
 export interface CatalogueEntry {
@@ -60,9 +50,7 @@ export function commonPrefix(values: readonly string[]): string {
 }
 
 /** Enum name → prefix, derived from the enum list. */
-export const ENUM_PREFIXES: ReadonlyMap<string, string> = new Map(
-  Object.entries(ENUMS).map(([name, values]) => [name, commonPrefix(values)]),
-);
+export const ENUM_PREFIXES: ReadonlyMap<string, string> = new Map(Object.entries(ENUMS).map(([name, values]) => [name, commonPrefix(values)]));
 
 function derive(entry: CatalogueEntry): FieldInfo {
   if (entry.kind !== 'enum' || !entry.enum) return entry;
@@ -75,9 +63,7 @@ function derive(entry: CatalogueEntry): FieldInfo {
 export const FIELDS: ReadonlyMap<string, FieldInfo> = new Map(CATALOGUE.map((e) => [e.name, derive(e)]));
 
 /** Field number → field info (the server publishes unknown field numbers as digits). */
-export const FIELDS_BY_ID: ReadonlyMap<number, FieldInfo> = new Map(
-  [...FIELDS.values()].map((f) => [f.id, f]),
-);
+export const FIELDS_BY_ID: ReadonlyMap<number, FieldInfo> = new Map([...FIELDS.values()].map((f) => [f.id, f]));
 
 /** Every field name, in catalogue order (for editors' autocomplete). */
 export const FIELD_NAMES: readonly string[] = CATALOGUE.map((e) => e.name);

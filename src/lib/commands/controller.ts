@@ -42,15 +42,7 @@ import { isFleetApiError } from '../fleet-api/errors';
 import type { CarMessage } from '../common/messages';
 import { NodeStatus, StatusOnChange, StatusSink } from '../common/status';
 import { parseList } from '../common/util';
-import {
-  CommandParams,
-  CommandSpec,
-  ValidCommand,
-  commandBody,
-  confirmationTest,
-  meansAlready,
-  validateCommand,
-} from './table';
+import { CommandParams, CommandSpec, ValidCommand, commandBody, confirmationTest, meansAlready, validateCommand } from './table';
 import { TEXTS } from './texts';
 
 /** The part of FleetApiClient the controller uses. */
@@ -107,16 +99,7 @@ export interface CommandDeps {
   clock?: Pick<Clock, 'now' | 'setTimeout' | 'clearTimeout'>;
 }
 
-export type CommandState =
-  | 'done'
-  | 'already'
-  | 'asleep'
-  | 'rejected'
-  | 'superseded'
-  | 'unchanged'
-  | 'rate-limited'
-  | 'over budget'
-  | 'error';
+export type CommandState = 'done' | 'already' | 'asleep' | 'rejected' | 'superseded' | 'unchanged' | 'rate-limited' | 'over budget' | 'error';
 
 export const COMMAND_STATES: readonly CommandState[] = [
   'done',
@@ -556,7 +539,11 @@ export class VehicleCommandController {
     }
     if (w.hitAt === null) {
       await new Promise<void>((resolve) => {
-        const t = this.timer(this.options.verifyMs, () => resolve(), () => resolve());
+        const t = this.timer(
+          this.options.verifyMs,
+          () => resolve(),
+          () => resolve(),
+        );
         w.notify = () => {
           this.cancelTimer(t);
           resolve();
@@ -672,15 +659,18 @@ export class VehicleCommandController {
     }
     const arm = (): void => {
       const left = t.at - this.clock.now();
-      t.handle = this.clock.setTimeout(() => {
-        if (this.clock.now() < t.at) return arm();
-        this.timers.delete(t);
-        try {
-          t.fire();
-        } catch (e) {
-          this.warn(TEXTS.reasonError(String((e as Error)?.message ?? e)));
-        }
-      }, Math.min(MAX_TIMER, Math.max(0, left)));
+      t.handle = this.clock.setTimeout(
+        () => {
+          if (this.clock.now() < t.at) return arm();
+          this.timers.delete(t);
+          try {
+            t.fire();
+          } catch (e) {
+            this.warn(TEXTS.reasonError(String((e as Error)?.message ?? e)));
+          }
+        },
+        Math.min(MAX_TIMER, Math.max(0, left)),
+      );
     };
     this.timers.add(t);
     arm();
@@ -696,7 +686,11 @@ export class VehicleCommandController {
   private delay(ms: number): Promise<boolean> {
     if (this.stopped) return Promise.resolve(false);
     return new Promise((resolve) => {
-      this.timer(ms, () => resolve(true), () => resolve(false));
+      this.timer(
+        ms,
+        () => resolve(true),
+        () => resolve(false),
+      );
     });
   }
 }

@@ -49,8 +49,7 @@ export function commandSettings(config: VehicleCommandConfig): { options: Vehicl
 
   // Only the command's own parameters count; keys of another command (left from an edit) are ignored.
   const params: Record<string, number | boolean> = {};
-  const given =
-    config.params && typeof config.params === 'object' && !Array.isArray(config.params) ? (config.params as Record<string, unknown>) : {};
+  const given = config.params && typeof config.params === 'object' && !Array.isArray(config.params) ? (config.params as Record<string, unknown>) : {};
   if (config.params !== undefined && config.params !== null && config.params !== '' && given !== config.params) {
     problems.push(TEXTS.settingParams(config.params));
   }

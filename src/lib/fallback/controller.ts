@@ -346,13 +346,7 @@ export class VehicleDataController {
     return this.reads.day === day ? { ...this.reads } : { day, free: 0, billed: 0 };
   }
 
-  private notOnline(
-    vin: string,
-    s: VinState,
-    state: 'asleep' | 'offline',
-    why: 'auto' | 'input',
-    send: (msgs: CarMessage[]) => void,
-  ): ReadOutcome {
+  private notOnline(vin: string, s: VinState, state: 'asleep' | 'offline', why: 'auto' | 'input', send: (msgs: CarMessage[]) => void): ReadOutcome {
     const changed = s.state !== state;
     s.state = state;
     if (why === 'input' || changed) send([statusMessage(state, vin, { state }, 'api', this.clock.now())]);
@@ -370,13 +364,7 @@ export class VehicleDataController {
     return true;
   }
 
-  private failed(
-    vin: string,
-    s: VinState,
-    e: FleetApiError,
-    why: 'auto' | 'input',
-    send: (msgs: CarMessage[]) => void,
-  ): ReadOutcome {
+  private failed(vin: string, s: VinState, e: FleetApiError, why: 'auto' | 'input', send: (msgs: CarMessage[]) => void): ReadOutcome {
     if (this.stopped) return 'stopped'; // the node closed while a call was under way
     const kind = e?.kind;
     if (kind === 'asleep') return this.notOnline(vin, s, 'asleep', why, send); // fell asleep between the two calls

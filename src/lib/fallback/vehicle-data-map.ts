@@ -297,9 +297,7 @@ checkTable(MAPS);
 export const VEHICLE_DATA_FIELDS: readonly string[] = MAPS.map((m) => m.name);
 
 /** Field → its vehicle_data path(s), dotted, in catalogue order. */
-export const VEHICLE_DATA_PATHS: ReadonlyMap<string, readonly string[]> = new Map(
-  MAPS.map((m) => [m.name, m.paths.map((p) => p.join('.'))]),
-);
+export const VEHICLE_DATA_PATHS: ReadonlyMap<string, readonly string[]> = new Map(MAPS.map((m) => [m.name, m.paths.map((p) => p.join('.'))]));
 
 /**
  * Catalogue `vehicleDataCandidate`s: name matches no source confirms. Exported for reference,
@@ -308,11 +306,12 @@ export const VEHICLE_DATA_PATHS: ReadonlyMap<string, readonly string[]> = new Ma
  * (`DCChargingPower`/`DCChargingEnergyIn` vs the AC fields), and a guessed mapping would break
  * the promise that both sources give one payload for one fact.
  */
-export const VEHICLE_DATA_CANDIDATES: readonly { readonly field: string; readonly paths: readonly string[] }[] =
-  CATALOGUE.filter((e) => e.vehicleDataCandidate).map((e) => ({
-    field: e.name,
-    paths: splitPaths(e.vehicleDataCandidate as string).map((p) => p.join('.')),
-  }));
+export const VEHICLE_DATA_CANDIDATES: readonly { readonly field: string; readonly paths: readonly string[] }[] = CATALOGUE.filter(
+  (e) => e.vehicleDataCandidate,
+).map((e) => ({
+  field: e.name,
+  paths: splitPaths(e.vehicleDataCandidate as string).map((p) => p.join('.')),
+}));
 
 /* ------------------------------------------------------------------------------------------
  * Mapping
@@ -393,8 +392,7 @@ export function mapVehicleData(response: unknown, options: MapOptions = {}): Map
     if (m.paths.length === 1) {
       const v = valueAt(inner, m.paths[0]);
       if (v === MISSING) continue;
-      const payload =
-        v === null || v === INVALID_VALUE ? null : normalise(m.name, m.translate ? m.translate(v) : v);
+      const payload = v === null || v === INVALID_VALUE ? null : normalise(m.name, m.translate ? m.translate(v) : v);
       out.push({ field: m.name, payload, raw: v });
       continue;
     }

@@ -232,9 +232,7 @@ export class FleetApiClient extends EventEmitter {
     this.now = opts.now ?? Date.now;
     this.meter = opts.meter ?? new BillingMeter({ now: this.now });
     this.transport = new Transport({ ca: opts.proxyCa || null, timeoutMs });
-    this.staticSecrets = [opts.clientSecret, opts.refreshToken, opts.accessToken].filter(
-      (s): s is string => typeof s === 'string' && s.length > 0,
-    );
+    this.staticSecrets = [opts.clientSecret, opts.refreshToken, opts.accessToken].filter((s): s is string => typeof s === 'string' && s.length > 0);
     this.tokens = new TokenManager({
       tokenUrl: this.tokenUrl,
       clientId: opts.clientId,
@@ -557,9 +555,7 @@ export class FleetApiClient extends EventEmitter {
       case 404:
         throw new FleetApiError(
           'not-found',
-          req.vin
-            ? `Vehicle ${req.vin} was not found on this account (404). Check the VIN.`
-            : `${what} was not found (404)${said}.`,
+          req.vin ? `Vehicle ${req.vin} was not found on this account (404). Check the VIN.` : `${what} was not found (404)${said}.`,
           details,
         );
       case 412:

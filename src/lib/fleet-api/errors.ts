@@ -145,13 +145,7 @@ export const TLS_CODES: ReadonlySet<string> = new Set([
   'ERR_TLS_CERT_ALTNAME_FORMAT',
 ]);
 
-const TIMEOUT_CODES = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'ETIMEDOUT',
-  'ESOCKETTIMEDOUT',
-]);
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'ETIMEDOUT', 'ESOCKETTIMEDOUT']);
 
 interface ErrorLike {
   code?: unknown;
@@ -229,9 +223,7 @@ export function transportError(err: unknown, ctx: TransportContext): FleetApiErr
 export function errorTextOf(parsed: unknown, rawText: string): string {
   if (parsed && typeof parsed === 'object') {
     const o = parsed as Record<string, unknown>;
-    const parts = [o.error, o.error_description, o.message].filter(
-      (x): x is string => typeof x === 'string' && x.trim() !== '',
-    );
+    const parts = [o.error, o.error_description, o.message].filter((x): x is string => typeof x === 'string' && x.trim() !== '');
     if (parts.length) return parts.join(': ');
   }
   return rawText;

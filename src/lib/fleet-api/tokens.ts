@@ -228,9 +228,7 @@ export class TokenManager {
       this.remember(rotated, access);
       const expiresIn = body?.expires_in;
       const expiresAt =
-        typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0
-          ? this.opts.now() + expiresIn * 1000
-          : jwtExpiry(access);
+        typeof expiresIn === 'number' && Number.isFinite(expiresIn) && expiresIn > 0 ? this.opts.now() + expiresIn * 1000 : jwtExpiry(access);
       if (this.opts.store && this.deployedFingerprint) {
         try {
           await this.opts.store.save({
@@ -240,9 +238,7 @@ export class TokenManager {
             ...(expiresAt !== null ? { expiresAt } : {}),
           });
         } catch (e) {
-          this.opts.onWarning(
-            `${(e as Error).message} The rotated refresh token is kept in memory only and will be lost at restart.`,
-          );
+          this.opts.onWarning(`${(e as Error).message} The rotated refresh token is kept in memory only and will be lost at restart.`);
         }
       }
       this.refreshTok = rotated;

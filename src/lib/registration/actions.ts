@@ -266,12 +266,10 @@ async function runDoctor(
   let fleetStatus: Read = undefined;
   if (active.length) {
     fleetStatus = await read(() => client.fleetStatus(active));
-    response.fleet_status =
-      fleetStatus && 'body' in fleetStatus ? fleetStatus.body : ((fleetStatus?.error as { body?: unknown })?.body ?? null);
+    response.fleet_status = fleetStatus && 'body' in fleetStatus ? fleetStatus.body : ((fleetStatus?.error as { body?: unknown })?.body ?? null);
   }
   const checks = new Map<string, ResultEntry>();
-  if (fleetStatus && 'body' in fleetStatus)
-    for (const c of interpretCheck(active, fleetStatus.body, { domain: ctx.domain })) checks.set(c.vin, c);
+  if (fleetStatus && 'body' in fleetStatus) for (const c of interpretCheck(active, fleetStatus.body, { domain: ctx.domain })) checks.set(c.vin, c);
 
   for (const vin of active) {
     const until = blockedAt(client, now());
@@ -350,9 +348,7 @@ async function push(
   const until = blockedAt(client, now());
   if (pushNow.length && until === null) {
     try {
-      const body = await client.createTelemetryConfig(
-        buildRegisterBody(pushNow, ours) as Parameters<RegistrationClient['createTelemetryConfig']>[0],
-      );
+      const body = await client.createTelemetryConfig(buildRegisterBody(pushNow, ours) as Parameters<RegistrationClient['createTelemetryConfig']>[0]);
       response = body;
       answered = true;
       for (const r of interpretRegister(pushNow, 200, body, { domain: ctx.domain })) results.set(r.vin, r);
@@ -406,13 +402,7 @@ type Group = keyof typeof SUMMARY_LABELS;
 
 function groupOf(e: DoctorEntry): Group {
   if (e.register)
-    return e.register.ok
-      ? 'pushed'
-      : e.register.state === 'rate-limited'
-        ? 'rateLimited'
-        : e.register.state === 'error'
-          ? 'error'
-          : 'needsYou';
+    return e.register.ok ? 'pushed' : e.register.state === 'rate-limited' ? 'rateLimited' : e.register.state === 'error' ? 'error' : 'needsYou';
   switch (e.state) {
     case 'healthy':
       return 'healthy';

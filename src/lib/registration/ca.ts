@@ -71,10 +71,12 @@ export function describeCa(pem: unknown, now: number = Date.now()): CaInfo {
 export function caKey(pem: unknown): string {
   if (typeof pem !== 'string') return '';
   const blocks = pemBlocks(pem);
-  if (blocks.length === 0) return pem.replace(/\r\n?/g, '\n').replace(/[ \t]+$/gm, '').trim();
-  return blocks
-    .map((b) => b.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, ''))
-    .join('|');
+  if (blocks.length === 0)
+    return pem
+      .replace(/\r\n?/g, '\n')
+      .replace(/[ \t]+$/gm, '')
+      .trim();
+  return blocks.map((b) => b.replace(/-----(BEGIN|END) CERTIFICATE-----/g, '').replace(/\s+/g, '')).join('|');
 }
 
 export function caLabel(pem: unknown): string {

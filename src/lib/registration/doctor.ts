@@ -207,8 +207,7 @@ export function diagnose(input: DoctorInput): DoctorEntry {
     notes.push(REASONS.notRead('fleet_status', whyFailed(vin, failureOf(input.fleetStatus))));
   }
   const configBody = bodyOf(input.telemetryConfig);
-  const status: ResultEntry | null =
-    configBody !== undefined ? interpretStatus(vin, configBody, input.ours ?? null, { domain: input.domain }) : null;
+  const status: ResultEntry | null = configBody !== undefined ? interpretStatus(vin, configBody, input.ours ?? null, { domain: input.domain }) : null;
   const carConfig = carConfigOf(configBody);
   if (status && status.state !== 'error') {
     ev.synced = status.synced ?? null;
@@ -233,8 +232,7 @@ export function diagnose(input: DoctorInput): DoctorEntry {
 
   // 1. key not paired (fleet_status, or the config answer's key_paired).
   if (ev.keyPaired === false) {
-    const reason =
-      check?.state === 'key not paired' ? check.reason : status?.state === 'key not paired' ? status.reason : REASONS.keyNotPaired();
+    const reason = check?.state === 'key not paired' ? check.reason : status?.state === 'key not paired' ? status.reason : REASONS.keyNotPaired();
     return entry('key not paired', reason, FIXES.keyNotPaired(input.domain));
   }
   // 2. unsupported firmware.

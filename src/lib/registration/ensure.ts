@@ -199,12 +199,7 @@ export interface EnsurePlan {
  * pushed within 24 h. `ourExp` (epoch seconds) is this node's own exp, if any: re-pushing a
  * config that expires within 7 days itself would not cure `expiring`.
  */
-export function planEnsure(
-  entries: readonly DoctorEntry[],
-  cap: Pick<EnsureCap, 'heldUntil'>,
-  now: number,
-  ourExp?: number | null,
-): EnsurePlan {
+export function planEnsure(entries: readonly DoctorEntry[], cap: Pick<EnsureCap, 'heldUntil'>, now: number, ourExp?: number | null): EnsurePlan {
   const plan: EnsurePlan = { push: [], held: new Map(), futile: [] };
   for (const e of entries) {
     if (!PUSH_STATES.has(e.state)) continue;

@@ -61,10 +61,7 @@ function tableOf(fieldsTable: unknown): Map<string, FieldSettingInput> {
     }
   } else if (fieldsTable && typeof fieldsTable === 'object') {
     for (const [name, setting] of Object.entries(fieldsTable as Record<string, unknown>)) {
-      out.set(
-        name.trim(),
-        setting && typeof setting === 'object' ? (setting as FieldSettingInput) : { interval_seconds: setting as number },
-      );
+      out.set(name.trim(), setting && typeof setting === 'object' ? (setting as FieldSettingInput) : { interval_seconds: setting as number });
     }
   }
   return out;

@@ -78,12 +78,7 @@ export interface RegisterOptions {
  * `response.skipped_vehicles` whatever the HTTP status; VINs Tesla does not account for in
  * `updated_vehicles` are `unknown`, never claimed as updated.
  */
-export function interpretRegister(
-  vins: unknown,
-  httpStatus: number,
-  body: unknown,
-  options: RegisterOptions = {},
-): ResultEntry[] {
+export function interpretRegister(vins: unknown, httpStatus: number, body: unknown, options: RegisterOptions = {}): ResultEntry[] {
   const list = parseVins(vins);
   if (!(httpStatus >= 200 && httpStatus < 300)) {
     return list.map((vin) => httpErrorEntry(vin, httpStatus, body, options.retryAfterSeconds));
@@ -228,12 +223,7 @@ export interface StatusOptions {
  * (`{response: {synced, config, limit_reached, key_paired}}`), compared with our config
  * (omit it to skip the comparison).
  */
-export function interpretStatus(
-  vin: string,
-  body: unknown,
-  ourConfig?: FleetTelemetryConfig | null,
-  options: StatusOptions = {},
-): ResultEntry {
+export function interpretStatus(vin: string, body: unknown, ourConfig?: FleetTelemetryConfig | null, options: StatusOptions = {}): ResultEntry {
   const response = responseOf(body);
   if (!isObject(response)) {
     const text = bodyErrorText(body);

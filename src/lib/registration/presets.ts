@@ -35,15 +35,7 @@ export const PRESETS: Readonly<Record<PresetName, Preset>> = deepFreeze({
     label: 'Seed (7 fields)',
     description:
       "The seed's minimum for charge management (TWCManager): battery, charge limit and state, gear, name, location, time to full, every 60 s.",
-    fields: every(60, [
-      'BatteryLevel',
-      'ChargeLimitSoc',
-      'DetailedChargeState',
-      'Gear',
-      'VehicleName',
-      'Location',
-      'TimeToFullCharge',
-    ]),
+    fields: every(60, ['BatteryLevel', 'ChargeLimitSoc', 'DetailedChargeState', 'Gear', 'VehicleName', 'Location', 'TimeToFullCharge']),
   },
   'charging-presence': {
     label: 'Charging and presence',

@@ -38,8 +38,7 @@ export const REASONS = {
     exp * 1000 <= now
       ? `the car's telemetry config expired at ${iso(exp * 1000)} (exp ${exp}): the car no longer streams`
       : `the car's telemetry config expires at ${iso(exp * 1000)} (exp ${exp}), in ${ago(exp * 1000 - now)}: then the car stops streaming`,
-  silentNever: (connectivity: string) =>
-    `the car runs the config and is online, but no live message from it ever reached the broker${connectivity}`,
+  silentNever: (connectivity: string) => `the car runs the config and is online, but no live message from it ever reached the broker${connectivity}`,
   silentFor: (silentMs: number, connectivity: string) =>
     `the car runs the config and is online, but no live message from it reached the broker for ${ago(silentMs)}${connectivity}`,
   connectivity: (c: { status?: unknown; createdAt?: unknown } | null) =>
@@ -132,8 +131,7 @@ export const ERRORS = {
   fieldsFromBad: (v: unknown) => `fieldsFrom must be "node" or "flow" (got ${JSON.stringify(v)})`,
   flowNeedsBroker: () => `fieldsFrom "flow" needs a broker — choose a telemetry-broker in the node's "broker" property`,
   defaultIntervalBad: (v: unknown) => `defaultInterval must be an integer number of seconds >= 1 (got ${JSON.stringify(v)})`,
-  noTelemetryIn: (broker: string) =>
-    `fieldsFrom "flow": no deployed telemetry-in node uses broker ${broker}, so there are no fields to ask for`,
+  noTelemetryIn: (broker: string) => `fieldsFrom "flow": no deployed telemetry-in node uses broker ${broker}, so there are no fields to ask for`,
   telemetryInAllFields: (node: string) =>
     `fieldsFrom "flow": telemetry-in ${node} has no field filter, so it would ask the car for every field — list its fields, or use fieldsFrom "node"`,
   dailyBudgetBad: (v: unknown) => `dailyBudget must be a whole number of billed calls >= 0 (got ${JSON.stringify(v)})`,
@@ -144,8 +142,7 @@ export const ERRORS = {
 export const WARNINGS = {
   capCorrupt: (file: string, aside: string, why: string) =>
     `ensure cap file ${file} is unreadable (${why}): set aside as ${aside}; the 24 h push limit starts afresh`,
-  capUnreadable: (file: string, code: string) =>
-    `ensure cap file ${file} cannot be read (${code}): the 24 h push limit is kept in memory only`,
+  capUnreadable: (file: string, code: string) => `ensure cap file ${file} cannot be read (${code}): the 24 h push limit is kept in memory only`,
   capUnwritable: (file: string, code: string) =>
     `ensure cap file ${file} cannot be written (${code}): the 24 h push limit is kept in memory only until it can`,
 };

@@ -48,8 +48,7 @@ export const TEXT = {
   tlsNotVerifiedWarning: (url: string) =>
     `${safeUrl(url)}: TLS not verified: "Verify server certificate" is unticked in the TLS configuration, so any ` +
     'server can pretend to be this broker and read the stream. Tick it and give the CA instead.',
-  tlsNeedsSecureUrl: (scheme: string) =>
-    `a TLS configuration is set but the url is ${scheme}//, which is not encrypted: use mqtts:// or wss://`,
+  tlsNeedsSecureUrl: (scheme: string) => `a TLS configuration is set but the url is ${scheme}//, which is not encrypted: use mqtts:// or wss://`,
   tlsConfigUnusable: (name: string) => `the TLS configuration "${name}" is not usable: see its error in the log`,
   tlsConfigMissing: 'the TLS configuration chosen for this broker does not exist (deleted?): choose another or none',
   clientKeyUnusable: (reason: string) =>
@@ -172,7 +171,12 @@ export function describeFailure(err: unknown, ctx: FailureContext): Failure {
     );
   }
   if (code === 'ECONNREFUSED') {
-    return make('connection-refused', 'connection refused', `nothing accepts connections on ${host}: is the broker running, and is the port right?`, code);
+    return make(
+      'connection-refused',
+      'connection refused',
+      `nothing accepts connections on ${host}: is the broker running, and is the port right?`,
+      code,
+    );
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EAI_FAIL') {
     const name = hostOf(ctx.url).replace(/:\d+$/, '');
@@ -190,12 +194,7 @@ export function describeFailure(err: unknown, ctx: FailureContext): Failure {
     );
   }
   if (code === 'ECONNRESET' || code === 'EPIPE') {
-    return make(
-      'reset',
-      'connection reset',
-      `${host} closed the connection at once: if that port expects TLS, use mqtts:// (or wss://)`,
-      code,
-    );
+    return make('reset', 'connection reset', `${host} closed the connection at once: if that port expects TLS, use mqtts:// (or wss://)`, code);
   }
   if (code && /^ERR_SSL_|^ERR_TLS_|^EPROTO$/.test(code)) {
     return make('tls', 'TLS handshake failed', `the TLS handshake with ${host} failed: ${message}`, code);

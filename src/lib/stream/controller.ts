@@ -63,8 +63,7 @@ export class TelemetryInController implements BrokerListener {
   ) {
     this.vins = options.vins.length ? new Set(options.vins) : null;
     this.fields = options.fields.length ? new Set(options.fields) : null;
-    this.coalescer =
-      options.mode === 'vehicle' ? new Coalescer(options.quietMs, (s) => this.emitSnapshot(s), timers) : null;
+    this.coalescer = options.mode === 'vehicle' ? new Coalescer(options.quietMs, (s) => this.emitSnapshot(s), timers) : null;
     this.limiter = new ReportLimiter(10_000, () => broker.tracker.clock.now());
     this.units = new UnitConverter(options.units ?? 'sent');
   }

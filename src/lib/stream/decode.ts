@@ -217,13 +217,7 @@ function bad(topic: string, reason: string, payload: Buffer | string, info: Topi
 }
 
 /** Decode one MQTT message. Never throws. */
-export function decode(
-  parser: TopicParser,
-  topic: string,
-  payload: Buffer | string,
-  retain: boolean,
-  receivedAt: number,
-): Decoded | BadInput {
+export function decode(parser: TopicParser, topic: string, payload: Buffer | string, retain: boolean, receivedAt: number): Decoded | BadInput {
   const info = parser.parse(topic);
   if (!info) return bad(topic, 'unknown topic shape', payload, null, retain, receivedAt);
   let raw: unknown;
@@ -240,8 +234,7 @@ export function decode(
     const reason = e instanceof ShapeError ? e.message : 'payload could not be decoded';
     return bad(topic, reason, payload, info, retain, receivedAt);
   }
-  const live =
-    !retain && !(info.kind === 'connectivity' && (value as { status: string | null }).status === 'DISCONNECTED');
+  const live = !retain && !(info.kind === 'connectivity' && (value as { status: string | null }).status === 'DISCONNECTED');
   const d: Decoded = { vin: info.vin, kind: info.kind, name: info.name, raw, payload: value, retain, receivedAt, live, updatedAt: null };
   if (info.fieldId !== undefined) d.fieldId = info.fieldId;
   return d;

@@ -47,8 +47,7 @@ function booleanValue(raw: unknown): unknown {
 
 function enumValue(prefix: string): Normaliser {
   const len = prefix.length;
-  return (raw) =>
-    typeof raw === 'string' && len > 0 && raw.length > len && raw.startsWith(prefix) ? raw.slice(len) : raw;
+  return (raw) => (typeof raw === 'string' && len > 0 && raw.length > len && raw.startsWith(prefix) ? raw.slice(len) : raw);
 }
 
 const identity: Normaliser = (raw) => raw;
@@ -79,9 +78,7 @@ function normaliserFor(kind: FieldKind, info: FieldInfo | undefined): Normaliser
   }
 }
 
-const NORMALISERS: ReadonlyMap<string, Normaliser> = new Map(
-  [...FIELDS.values()].map((f) => [f.name, normaliserFor(f.kind, f)]),
-);
+const NORMALISERS: ReadonlyMap<string, Normaliser> = new Map([...FIELDS.values()].map((f) => [f.name, normaliserFor(f.kind, f)]));
 const UNKNOWN_FIELD: Normaliser = normaliserFor('unknown', undefined);
 
 /** The normaliser of a field (kind `unknown` for a field the catalogue lacks). */

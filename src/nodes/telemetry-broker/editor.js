@@ -85,7 +85,7 @@
             usetls: { value: false },
             tls: { type: "tls-config", required: false, label: _("telemetry-broker.label.tls") },
             persist: { value: true },
-            sharedGroup: { value: "", validate: E.rule(E.is.without(/[\/+#]/), _("telemetry-broker.errors.sharedGroup")) },
+            sharedGroup: { value: "", validate: E.rule(E.is.without(/[/+#]/), _("telemetry-broker.errors.sharedGroup")) },
             clean: { value: true },
             reconnectPeriod: { value: 5, required: true, label: _("telemetry-broker.label.reconnectPeriod"),
                 validate: E.rule(E.is.atLeast(0.1), _("telemetry-broker.errors.reconnectPeriod")) }

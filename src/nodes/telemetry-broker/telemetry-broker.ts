@@ -69,19 +69,23 @@ export = function (RED: NodeAPI): void {
       stateId: this.id,
       warn: (text) => this.warn(text),
     };
-    const connection = new BrokerConnection({
-      url: String(config.url ?? '').trim(),
-      topicBase: config.topicBase ?? 'telemetry',
-      clientId: config.clientId?.trim() || undefined,
-      username: creds.username || undefined,
-      password: creds.password || undefined,
-      ca: config.ca?.trim() || undefined,
-      tls,
-      settingsProblem: problem,
-      sharedGroup: config.sharedGroup?.trim() || undefined,
-      clean: config.clean !== false && config.clean !== 'false',
-      reconnectPeriodMs: seconds(config.reconnectPeriod, 5),
-    }, undefined, carState);
+    const connection = new BrokerConnection(
+      {
+        url: String(config.url ?? '').trim(),
+        topicBase: config.topicBase ?? 'telemetry',
+        clientId: config.clientId?.trim() || undefined,
+        username: creds.username || undefined,
+        password: creds.password || undefined,
+        ca: config.ca?.trim() || undefined,
+        tls,
+        settingsProblem: problem,
+        sharedGroup: config.sharedGroup?.trim() || undefined,
+        clean: config.clean !== false && config.clean !== 'false',
+        reconnectPeriodMs: seconds(config.reconnectPeriod, 5),
+      },
+      undefined,
+      carState,
+    );
     this.connection = connection;
     const settings = connection.settings;
     for (const p of checkSettings(settings)) this.warn(p);
@@ -101,7 +105,11 @@ export = function (RED: NodeAPI): void {
       }),
     );
   }
-  RED.nodes.registerType<TelemetryBrokerNode, Config<TelemetryBrokerConfig>, unknown, TelemetryBrokerCredentials>('telemetry-broker', TelemetryBroker, {
-    credentials: { username: { type: 'text' }, password: { type: 'password' } },
-  });
+  RED.nodes.registerType<TelemetryBrokerNode, Config<TelemetryBrokerConfig>, unknown, TelemetryBrokerCredentials>(
+    'telemetry-broker',
+    TelemetryBroker,
+    {
+      credentials: { username: { type: 'text' }, password: { type: 'password' } },
+    },
+  );
 };

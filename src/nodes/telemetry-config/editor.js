@@ -274,7 +274,7 @@
                 var problems = $("#node-input-tc-problems").empty();
                 $(".tc-invalid").removeClass("tc-invalid");
                 answer.errors.forEach(function(e) {
-                    var at = e.input.split(/[.\[]/)[0];
+                    var at = e.input.split(/[.[]/)[0];
                     if (INPUTS[at]) { $(INPUTS[at]).addClass("tc-invalid"); }
                     if (e.input.indexOf("fields.") === 0) {
                         var name = e.input.slice(7);

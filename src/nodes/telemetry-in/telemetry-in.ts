@@ -49,7 +49,10 @@ export = function (RED: NodeAPI): void {
     );
     controller.start();
     // Restarted by a deploy (not removed): the shared MQTT session stays up for the new instance.
-    this.on('close', closeWith(this, (removed) => controller.stop(!removed)));
+    this.on(
+      'close',
+      closeWith(this, (removed) => controller.stop(!removed)),
+    );
   }
   RED.nodes.registerType('telemetry-in', TelemetryIn);
 };

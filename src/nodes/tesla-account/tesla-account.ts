@@ -41,7 +41,10 @@ export = function (RED: NodeAPI): void {
       this.problem = (e as Error).message;
       this.error(`tesla-account: ${this.problem}`);
     }
-    this.on('close', closeWith(this, async () => this.client?.close()));
+    this.on(
+      'close',
+      closeWith(this, async () => this.client?.close()),
+    );
   }
   RED.nodes.registerType<TeslaAccountNode, Config<TeslaAccountConfig>, unknown, TeslaAccountCredentials>('tesla-account', TeslaAccount, {
     credentials: {

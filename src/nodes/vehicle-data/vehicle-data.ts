@@ -65,7 +65,7 @@ export = function (RED: NodeAPI): void {
       const fromMsg = parseList(msg.vins ?? msg.vin ?? '');
       const targets = fromMsg.length ? fromMsg : vins;
       if (!targets.length) {
-        done(new Error('vehicle-data: no VIN: set msg.vin (or msg.vins) or the node\'s VINs'));
+        done(new Error("vehicle-data: no VIN: set msg.vin (or msg.vins) or the node's VINs"));
         return;
       }
       const out = (msgs: CarMessage[]): void => {
@@ -77,7 +77,10 @@ export = function (RED: NodeAPI): void {
       );
     });
     // Restarted by a deploy (not removed): the shared MQTT session stays up for the new instance.
-    this.on('close', closeWith(this, (removed) => controller.stop(!removed)));
+    this.on(
+      'close',
+      closeWith(this, (removed) => controller.stop(!removed)),
+    );
   }
   RED.nodes.registerType('vehicle-data', VehicleData);
 };

@@ -123,7 +123,14 @@ describe('units', function () {
     const g = fieldMessage('V1', 'Gear', 'D', 'ShiftStateD', 'telemetry', 1);
     conv.applyTo(g);
     assert.deepEqual([g.payload, g.unit], ['D', null]);
-    const snap = snapshotMessage('V1', { InsideTemp: 20, Gear: 'D', PackVoltage: 400, TpmsPressureFl: null }, ['InsideTemp'], { InsideTemp: '20' }, 'api', 1);
+    const snap = snapshotMessage(
+      'V1',
+      { InsideTemp: 20, Gear: 'D', PackVoltage: 400, TpmsPressureFl: null },
+      ['InsideTemp'],
+      { InsideTemp: '20' },
+      'api',
+      1,
+    );
     conv.applyTo(snap);
     assert.deepEqual(snap.payload, { InsideTemp: 68, Gear: 'D', PackVoltage: 400, TpmsPressureFl: null });
     assert.deepEqual(snap.units, { InsideTemp: '°F', PackVoltage: 'V', TpmsPressureFl: 'psi' });

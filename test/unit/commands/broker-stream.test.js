@@ -87,10 +87,7 @@ describe('vehicle-command: BrokerCommandStream (BrokerConnection → CommandStre
     const heard = [];
     stream.onLive((vin, field) => heard.push(field));
     await pub.publish(`telemetry/${VIN}/v/BatteryLevel`, '55');
-    await pub.publish(
-      `telemetry/${VIN}/connectivity`,
-      JSON.stringify({ Status: 'CONNECTED', ConnectionId: 'x', CreatedAt: '2025-01-01T00:00:00Z' }),
-    );
+    await pub.publish(`telemetry/${VIN}/connectivity`, JSON.stringify({ Status: 'CONNECTED', ConnectionId: 'x', CreatedAt: '2025-01-01T00:00:00Z' }));
     await pub.publish(`telemetry/${VIN}/v/Locked`, 'true');
     await until(() => heard.includes('Locked'), 'Locked');
     assert.deepEqual(heard, ['BatteryLevel', 'Locked'], 'every live field value is heard');

@@ -64,7 +64,11 @@ describe('Fleet API client: commands and wake_up (HTTPS double)', function () {
     assert.equal(d.vehicle(VIN).data.charge_state.charge_limit_soc, 70, 'the double carried it out');
     const refused = await c.command(VIN, 'charge_start', {});
     assert.deepEqual({ result: refused.result, reason: refused.reason }, { result: false, reason: 'car could not execute command: is_charging' });
-    assert.deepEqual(c.meter.today().calls, { data: 0, command: 2, wake: 0, free: 1 }, 'two commands (a refusal is billed too) and the token refresh');
+    assert.deepEqual(
+      c.meter.today().calls,
+      { data: 0, command: 2, wake: 0, free: 1 },
+      'two commands (a refusal is billed too) and the token refresh',
+    );
   });
 
   it('command(): a reason sent as `string`, an answer without result, a bad name', async function () {

@@ -284,7 +284,7 @@ describe('vehicle-command confirmation', function () {
       assert.equal(ctl.pendingTimers(), 0);
     });
 
-    it('the simulator\'s publishes are the only confirmation: a command the car does not show is not verified', async function () {
+    it("the simulator's publishes are the only confirmation: a command the car does not show is not verified", async function () {
       // The double accepts set_charging_amps, but this time nothing reaches the simulator.
       unlink();
       try {

@@ -19,7 +19,7 @@ describe('vehicle-command controller (HTTPS double, proxy path)', function () {
     h = null;
   });
 
-  it('every command of the table: state check first, then POST <proxy>/…/command/{name} with exactly the table\'s body', async function () {
+  it("every command of the table: state check first, then POST <proxy>/…/command/{name} with exactly the table's body", async function () {
     h = await setup({ vehicles: { [VIN]: { state: 'online', data: stopped() } }, options: { allowUnlock: true } });
     const sample = { integer: (p) => p.min + 7, boolean: () => true };
     const expected = [];
@@ -49,7 +49,15 @@ describe('vehicle-command controller (HTTPS double, proxy path)', function () {
       { event: 'command', topic: `${VIN}/command/charge_start`, vin: VIN, source: 'api', response: { response: { result: true, reason: '' } } },
     );
     assert.deepEqual(msg.payload, {
-      vin: VIN, command: 'charge_start', params: {}, ok: true, state: 'done', reason: null, teslaReason: null, verified: null, verifiedAt: null,
+      vin: VIN,
+      command: 'charge_start',
+      params: {},
+      ok: true,
+      state: 'done',
+      reason: null,
+      teslaReason: null,
+      verified: null,
+      verifiedAt: null,
     });
     assert.match(h.out.statuses.at(-1).text, /today 13 commands ≈ \$0\.013$/);
   });
@@ -82,17 +90,29 @@ describe('vehicle-command controller (HTTPS double, proxy path)', function () {
     assert.equal(h.ctl.counts.inputs, cases.length);
   });
 
-  it('msg.vin / msg.vins pick the cars, else the node\'s VINs; the node\'s command wins over msg.command', async function () {
+  it("msg.vin / msg.vins pick the cars, else the node's VINs; the node's command wins over msg.command", async function () {
     h = await setup({
       vehicles: { [VIN]: { state: 'online' }, [VIN2]: { state: 'online' }, [VIN3]: { state: 'online' } },
       options: { vins: [VIN, VIN2], command: 'door_lock' },
     });
     let res = await h.ctl.handle({ command: 'honk_horn' });
-    assert.deepEqual(res.map((p) => [p.vin, p.command, p.state]), [[VIN, 'door_lock', 'done'], [VIN2, 'door_lock', 'done']]);
+    assert.deepEqual(
+      res.map((p) => [p.vin, p.command, p.state]),
+      [
+        [VIN, 'door_lock', 'done'],
+        [VIN2, 'door_lock', 'done'],
+      ],
+    );
     res = await h.ctl.handle({ vins: `${VIN3}` });
-    assert.deepEqual(res.map((p) => p.vin), [VIN3]);
+    assert.deepEqual(
+      res.map((p) => p.vin),
+      [VIN3],
+    );
     res = await h.ctl.handle({ vin: VIN2 });
-    assert.deepEqual(res.map((p) => p.vin), [VIN2]);
+    assert.deepEqual(
+      res.map((p) => p.vin),
+      [VIN2],
+    );
     assert.equal(h.out.sent.length, 4, 'one message per VIN per input');
     assert.equal(h.commandCalls().filter((c) => /honk_horn/.test(c.path)).length, 0);
   });
@@ -100,7 +120,13 @@ describe('vehicle-command controller (HTTPS double, proxy path)', function () {
   it('asleep with wake never: one free state check, no billed call, state asleep', async function () {
     h = await setup({ vehicles: { [VIN]: { state: 'asleep' }, [VIN2]: { state: 'offline' } } });
     const res = await h.ctl.handle({ command: 'charge_start', vins: [VIN, VIN2] });
-    assert.deepEqual(res.map((p) => [p.state, p.ok]), [['asleep', false], ['asleep', false]]);
+    assert.deepEqual(
+      res.map((p) => [p.state, p.ok]),
+      [
+        ['asleep', false],
+        ['asleep', false],
+      ],
+    );
     assert.match(res[0].reason, /The car is asleep; it was not woken \(wake is set to never\)/);
     assert.match(res[1].reason, /The car is offline/);
     assert.equal(h.d.callsTo('/wake_up').length, 0, 'never woken');
@@ -117,7 +143,10 @@ describe('vehicle-command controller (HTTPS double, proxy path)', function () {
     // A second input for the same sleeping car shares the wake-up (its state check is the first after it).
     const second = h.ctl.handle({ command: 'door_lock', vin: VIN });
     for (let i = 0; i < 2; i++) {
-      await until(() => h.ctl.pendingTimers() === 1 && h.d.callsTo(new RegExp(`/vehicles/${VIN}$`), 'GET').length === 2 + i, 'the next state check to be scheduled');
+      await until(
+        () => h.ctl.pendingTimers() === 1 && h.d.callsTo(new RegExp(`/vehicles/${VIN}$`), 'GET').length === 2 + i,
+        'the next state check to be scheduled',
+      );
       h.clock.advance(WAKE_POLL_MS);
     }
     const [p] = await pending;
@@ -188,7 +217,7 @@ describe('vehicle-command controller (HTTPS double, proxy path)', function () {
       });
     }
 
-    it('the double\'s own answers: is_charging, not_charging, already_set, disconnected', async function () {
+    it("the double's own answers: is_charging, not_charging, already_set, disconnected", async function () {
       h = await setup({
         vehicles: {
           [VIN]: { state: 'online', data: carData({ charge: { charging_state: 'Charging', charge_limit_soc: 80 } }) },
@@ -252,7 +281,11 @@ describe('vehicle-command controller (HTTPS double, proxy path)', function () {
 
   describe('coalescing (minInterval 60 s, fake clock)', function () {
     const amps = (a, vin = VIN) => h.ctl.handle({ command: 'set_charging_amps', payload: { charging_amps: a }, vin });
-    const sentBodies = () => h.commandCalls().filter((c) => c.path.includes(`${VIN}/command/set_charging_amps`)).map((c) => c.body.charging_amps);
+    const sentBodies = () =>
+      h
+        .commandCalls()
+        .filter((c) => c.path.includes(`${VIN}/command/set_charging_amps`))
+        .map((c) => c.body.charging_amps);
 
     it('the newest waiting value is sent when the interval ends; older waiting inputs are superseded without a call', async function () {
       h = await setup({ vehicles: { [VIN]: { state: 'online' }, [VIN2]: { state: 'online' } }, options: { minIntervalMs: 60 * SEC } });
@@ -277,11 +310,16 @@ describe('vehicle-command controller (HTTPS double, proxy path)', function () {
       assert.equal(s18.state, 'done');
       assert.deepEqual(sentBodies(), [16, 18]);
       assert.equal(h.d.callsTo('/command/set_charging_amps').find((c) => c.body.charging_amps === 18).at, t0 + 60 * SEC);
-      assert.deepEqual(h.out.sent.filter((m) => m.vin === VIN && m.payload.command === 'set_charging_amps').map((m) => [m.payload.params.charging_amps, m.payload.state]), [
-        [16, 'done'],
-        [17, 'superseded'],
-        [18, 'done'],
-      ]);
+      assert.deepEqual(
+        h.out.sent
+          .filter((m) => m.vin === VIN && m.payload.command === 'set_charging_amps')
+          .map((m) => [m.payload.params.charging_amps, m.payload.state]),
+        [
+          [16, 'done'],
+          [17, 'superseded'],
+          [18, 'done'],
+        ],
+      );
     });
 
     it('the same value as the last success within the interval is unchanged (no call); a newer equal wish cancels a waiting one', async function () {
@@ -311,7 +349,10 @@ describe('vehicle-command controller (HTTPS double, proxy path)', function () {
     it('minInterval 0: every input is sent', async function () {
       h = await setup();
       const res = await Promise.all([amps(16), amps(17), amps(16)]);
-      assert.deepEqual(res.map(([p]) => p.state), ['done', 'done', 'done']);
+      assert.deepEqual(
+        res.map(([p]) => p.state),
+        ['done', 'done', 'done'],
+      );
       assert.deepEqual(sentBodies().sort(), [16, 16, 17]);
     });
   });
@@ -347,7 +388,10 @@ describe('vehicle-command controller (HTTPS double, proxy path)', function () {
       body: { error: `proxy failed: refresh ${REFRESH_TOKEN} secret ${CLIENT_SECRET}`, error_description: `bearer ${h.d.secrets().at(-1)}` },
     });
     await h.ctl.handle({ command: 'door_lock', vin: VIN });
-    h.d.failNext('/command/', { status: 200, body: { response: { result: false, reason: `car could not execute command: ${h.d.secrets().at(-1)}` } } });
+    h.d.failNext('/command/', {
+      status: 200,
+      body: { response: { result: false, reason: `car could not execute command: ${h.d.secrets().at(-1)}` } },
+    });
     await h.ctl.handle({ command: 'door_lock', vin: VIN });
     await h.ctl.handle({ command: 'door_lock', vins: [VIN, VIN2] });
     await h.ctl.handle({ command: 'nope', vin: VIN }).catch((e) => h.out.errors.push({ text: e.message }));

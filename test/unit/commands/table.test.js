@@ -3,16 +3,8 @@ const { lib } = require('../../support/paths');
 // The command table on its own: what it says about each command, checked against the contract
 // and the field catalogue; validation; the body; "already" reasons; confirmation tests.
 const assert = require('node:assert/strict');
-const {
-  COMMANDS,
-  COMMAND_NAMES,
-  CommandInputError,
-  commandSpec,
-  commandBody,
-  confirmationTest,
-  meansAlready,
-  validateCommand,
-} = lib('commands/table');
+const { COMMANDS, COMMAND_NAMES, CommandInputError, commandSpec, commandBody, confirmationTest, meansAlready, validateCommand } =
+  lib('commands/table');
 const { FIELDS } = lib('catalogue');
 const { VIN, VIN2 } = require('./support');
 
@@ -30,21 +22,33 @@ function fault(command, params, vins, opts = allow) {
 }
 
 describe('vehicle-command table', function () {
-  it('has exactly the contract\'s thirteen commands, and only door_unlock and charge_port_door_open open the car', function () {
+  it("has exactly the contract's thirteen commands, and only door_unlock and charge_port_door_open open the car", function () {
     assert.deepEqual([...COMMAND_NAMES].sort(), [
-      'auto_conditioning_start', 'auto_conditioning_stop', 'charge_port_door_close', 'charge_port_door_open',
-      'charge_start', 'charge_stop', 'door_lock', 'door_unlock', 'flash_lights', 'honk_horn',
-      'set_charge_limit', 'set_charging_amps', 'set_sentry_mode',
+      'auto_conditioning_start',
+      'auto_conditioning_stop',
+      'charge_port_door_close',
+      'charge_port_door_open',
+      'charge_start',
+      'charge_stop',
+      'door_lock',
+      'door_unlock',
+      'flash_lights',
+      'honk_horn',
+      'set_charge_limit',
+      'set_charging_amps',
+      'set_sentry_mode',
     ]);
-    assert.deepEqual(COMMANDS.filter((c) => c.opensCar).map((c) => c.name).sort(), ['charge_port_door_open', 'door_unlock']);
     assert.deepEqual(
-      Object.fromEntries(COMMANDS.filter((c) => c.params.length).map((c) => [c.name, c.params])),
-      {
-        set_charging_amps: [{ name: 'charging_amps', type: 'integer', min: 0, max: 48 }],
-        set_charge_limit: [{ name: 'percent', type: 'integer', min: 50, max: 100 }],
-        set_sentry_mode: [{ name: 'on', type: 'boolean' }],
-      },
+      COMMANDS.filter((c) => c.opensCar)
+        .map((c) => c.name)
+        .sort(),
+      ['charge_port_door_open', 'door_unlock'],
     );
+    assert.deepEqual(Object.fromEntries(COMMANDS.filter((c) => c.params.length).map((c) => [c.name, c.params])), {
+      set_charging_amps: [{ name: 'charging_amps', type: 'integer', min: 0, max: 48 }],
+      set_charge_limit: [{ name: 'percent', type: 'integer', min: 50, max: 100 }],
+      set_sentry_mode: [{ name: 'on', type: 'boolean' }],
+    });
   });
 
   it('confirms on catalogue fields, with enum values the catalogue knows; flash_lights and honk_horn are not confirmed', function () {

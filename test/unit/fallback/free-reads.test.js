@@ -33,7 +33,11 @@ describe('vehicle-data free reads and units (controller, real broker connection,
   });
 
   function setup({ clock = fakeClock(), options = {}, persist = false } = {}) {
-    const conn = new BrokerConnection({ url: 'test://no-connection', topicBase: 't' }, clock, persist ? { stateDir: dir, stateId: 'b1' } : { persist: false });
+    const conn = new BrokerConnection(
+      { url: 'test://no-connection', topicBase: 't' },
+      clock,
+      persist ? { stateDir: dir, stateId: 'b1' } : { persist: false },
+    );
     const client = new FleetApiClient({
       region: 'na',
       fleetApiUrl: double.url,
@@ -61,7 +65,11 @@ describe('vehicle-data free reads and units (controller, real broker connection,
       clock,
     );
     ctl.start();
-    closers.push(() => conn.close(), async () => client.close(), () => ctl.stop());
+    closers.push(
+      () => conn.close(),
+      async () => client.close(),
+      () => ctl.stop(),
+    );
     const read = async (o = {}) => {
       const msgs = [];
       await ctl.readForInput([o.vin ?? VIN], (m) => msgs.push(...m), o.refresh === true);

@@ -42,11 +42,6 @@ function put(obj, segs, value) {
   cur[leafOf(segs)] = value;
 }
 
-function remove(obj, segs) {
-  const [ok, parent] = walk(obj, segs.slice(0, -1));
-  if (ok && parent) delete parent[leafOf(segs)];
-}
-
 /** Catalogue fields with a vehicleData path present in `inner`, in catalogue order (independent of the module). */
 function expectedFields(inner) {
   return CATALOGUE.filter((e) => e.vehicleData && pathsOf(e.vehicleData).some((p) => walk(inner, p)[0])).map((e) => e.name);
@@ -217,7 +212,10 @@ describe('vehicle-data-map', function () {
 
     it('exports the mapped fields and their paths from the catalogue', function () {
       const withPath = CATALOGUE.filter((e) => e.vehicleData);
-      assert.deepEqual(vdm.VEHICLE_DATA_FIELDS, withPath.map((e) => e.name));
+      assert.deepEqual(
+        vdm.VEHICLE_DATA_FIELDS,
+        withPath.map((e) => e.name),
+      );
       for (const e of withPath) assert.deepEqual(vdm.VEHICLE_DATA_PATHS.get(e.name), e.vehicleData.split(','), e.name);
     });
   });
@@ -376,7 +374,7 @@ describe('vehicle-data-map', function () {
       assert.equal(apiPayload('SpeedLimitMode', [false]), false);
     });
 
-    it('every value the table produces is a value of the field\'s telemetry enum', function () {
+    it("every value the table produces is a value of the field's telemetry enum", function () {
       let checked = 0;
       for (const [field, t] of vdm.VEHICLE_DATA_TRANSLATIONS) {
         assert.ok(BY_NAME.get(field).vehicleData, `${field} has no vehicleData path`);
@@ -385,7 +383,10 @@ describe('vehicle-data-map', function () {
         assert.ok(t.produces && t.produces.length, `${field}: produces not declared`);
         const names = ENUMS[entry.enum];
         for (const v of t.produces) {
-          assert.ok(names.some((n) => n.endsWith(v) && normalise(field, n) === v), `${field}: ${v} not in ${entry.enum}`);
+          assert.ok(
+            names.some((n) => n.endsWith(v) && normalise(field, n) === v),
+            `${field}: ${v} not in ${entry.enum}`,
+          );
           checked++;
         }
       }
@@ -428,12 +429,7 @@ describe('vehicle-data-map', function () {
       ['BatteryLevel', 42.5, '42.5', [42.5]],
       ['Locked', true, 'true', [true]],
       ['SpeedLimitMode', true, 'true', [true]],
-      [
-        'Location',
-        { latitude: 37.412374, longitude: -122.145867 },
-        '(37.412374 N, 122.145867 W)',
-        [37.412374, -122.145867],
-      ],
+      ['Location', { latitude: 37.412374, longitude: -122.145867 }, '(37.412374 N, 122.145867 W)', [37.412374, -122.145867]],
       // No value: the stream's invalid is null, vehicle_data says "<invalid>" or null.
       ['ChargingCableType', null, null, ['<invalid>']],
       ['Gear', null, null, [null]],
@@ -446,7 +442,7 @@ describe('vehicle-data-map', function () {
       });
     }
 
-    it('DoorState: the stream\'s door object = vehicle_data 0/1 keys', function () {
+    it("DoorState: the stream's door object = vehicle_data 0/1 keys", function () {
       const stream = {
         DriverFront: true,
         DriverRear: false,
@@ -469,7 +465,10 @@ describe('vehicle-data-map', function () {
           checked++;
         }
         for (const legacy of entry.legacyValues || []) {
-          assert.ok(ENUMS[entry.enum].some((n) => normalise(field, n) === legacy), `${field}: legacy ${legacy} is no enum value`);
+          assert.ok(
+            ENUMS[entry.enum].some((n) => normalise(field, n) === legacy),
+            `${field}: legacy ${legacy} is no enum value`,
+          );
         }
       }
       assert.ok(checked > 30, `only ${checked} checked`);

@@ -35,7 +35,6 @@ const ASLEEP_VIN = 'TEST00000000VIN02';
 const OFFLINE_VIN = 'TEST00000000VIN03';
 const MIN = 60 * 1000;
 
-
 /** Resolves with the rejection of `p` (fails when it resolves). */
 async function failure(p) {
   try {
@@ -227,8 +226,7 @@ describe('fleet-api library against the HTTPS double', function () {
     it('parallel telemetry-config POSTs get 429 from the proxy; createTelemetryConfig serializes them', async function () {
       const c = client({ proxyUrl: d.proxyUrl });
       const body = { vins: [VIN], config: { hostname: 't.example', port: 443, fields: {} } };
-      const raw = () =>
-        c.request({ method: 'POST', path: '/api/1/vehicles/fleet_telemetry_config', body, category: 'command', via: 'proxy' });
+      const raw = () => c.request({ method: 'POST', path: '/api/1/vehicles/fleet_telemetry_config', body, category: 'command', via: 'proxy' });
       await c.getVehicle(VIN); // token refreshed first, so both POSTs below are plain API calls
       const held = d.failNext(/fleet_telemetry_config$/, { hang: true, method: 'POST' });
       const first = raw();
@@ -653,7 +651,10 @@ describe('fleet-api library against the HTTPS double', function () {
 
     it('421 naming a host that is not Tesla (nor the configured host) is reported, not followed', async function () {
       const c = client();
-      d.failNext(/vehicles/, { status: 421, body: { response: null, error: 'user out of region, use base URL: https://evil.example.com, or consult' } });
+      d.failNext(/vehicles/, {
+        status: 421,
+        body: { response: null, error: 'user out of region, use base URL: https://evil.example.com, or consult' },
+      });
       const e = await failure(c.getVehicle(VIN));
       assert.equal(e.kind, 'wrong-region');
       assert.equal(e.baseUrl, 'https://evil.example.com');
@@ -966,10 +967,13 @@ describe('fleet-api library against the HTTPS double', function () {
 
     it('vehicle_data honours endpoints; location only with location_data', async function () {
       const { accessToken } = d.grant();
-      const get = async (q) => JSON.parse((await raw('GET', `/api/1/vehicles/${VIN}/vehicle_data${q}`, { authorization: `Bearer ${accessToken}` })).body).response;
+      const get = async (q) =>
+        JSON.parse((await raw('GET', `/api/1/vehicles/${VIN}/vehicle_data${q}`, { authorization: `Bearer ${accessToken}` })).body).response;
       const a = await get('?endpoints=drive_state%3Bcharge_state');
       assert.deepEqual(
-        Object.keys(a).filter((k) => a[k] && typeof a[k] === 'object' && !Array.isArray(a[k])).sort(),
+        Object.keys(a)
+          .filter((k) => a[k] && typeof a[k] === 'object' && !Array.isArray(a[k]))
+          .sort(),
         ['charge_state', 'drive_state', 'granular_access'],
       );
       assert.equal(a.drive_state.latitude, undefined);

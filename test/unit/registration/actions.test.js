@@ -56,7 +56,12 @@ describe('applyFieldsFrom', function () {
   it('leaves the settings alone for "node" (the default), derives them for "flow": nodes on a disabled tab are not deployed', function () {
     assert.equal(applyFieldsFrom(props, {}), props);
     assert.equal(applyFieldsFrom(props, { fieldsFrom: ' node ' }), props);
-    const nodes = [{ id: 'tab1', type: 'tab' }, { id: 'tab2', type: 'tab', disabled: true }, tin('in1', 'Gear,Soc'), tin('in2', 'Odometer', { z: 'tab2' })];
+    const nodes = [
+      { id: 'tab1', type: 'tab' },
+      { id: 'tab2', type: 'tab', disabled: true },
+      tin('in1', 'Gear,Soc'),
+      tin('in2', 'Odometer', { z: 'tab2' }),
+    ];
     const out = applyFieldsFrom(props, { fieldsFrom: 'flow', defaultInterval: 90, flow: { nodes, brokerId: 'b1' } });
     assert.deepEqual(out, { hostname: 'h.example.com', fields: { Gear: { interval_seconds: 5 }, Soc: { interval_seconds: 90 } } });
   });
@@ -92,17 +97,23 @@ describe('registration actions: inputs (HTTPS double, aedes broker)', function (
     });
   });
 
-  it('register sends, and status compares, the flow\'s fields; runAction refuses the actions it does not run', async function () {
+  it("register sends, and status compares, the flow's fields; runAction refuses the actions it does not run", async function () {
     const flow = { brokerId: 'b1', nodes: [tin('in1', 'BatteryLevel,Gear')] };
     const props = nodeProps({ fieldsFrom: 'flow', defaultInterval: 30, action: 'register', fields: { Gear: { interval_seconds: 5 } } });
     await runAction(f.client, props, { vins: [V.none] }, { flow });
     assert.deepEqual(posts()[0].body.config.fields, { BatteryLevel: { interval_seconds: 30 }, Gear: { interval_seconds: 5 } });
     f.d.setVehicle(V.none, { telemetry: { synced: true } });
     const status = await runAction(f.client, { ...props, action: 'status' }, { vins: [V.none] }, { flow });
-    assert.deepEqual(status.payload.map((e) => [e.state, e.reason]), [['adopted', "the car runs this node's config"]]);
+    assert.deepEqual(
+      status.payload.map((e) => [e.state, e.reason]),
+      [['adopted', "the car runs this node's config"]],
+    );
     // A derivation that fails: register is refused, status reads the car without comparing and says why.
     const broken = { brokerId: 'b1', nodes: [tin('in1', '')] };
-    await assert.rejects(runAction(f.client, props, { vins: [V.none] }, { flow: broken }), /telemetry-config register: fieldsFrom "flow": telemetry-in in1 has no field filter/);
+    await assert.rejects(
+      runAction(f.client, props, { vins: [V.none] }, { flow: broken }),
+      /telemetry-config register: fieldsFrom "flow": telemetry-in in1 has no field filter/,
+    );
     const uncompared = await runAction(f.client, { ...props, action: 'status' }, { vins: [V.none] }, { flow: broken });
     assert.match(uncompared.payload[0].reason, /not compared/);
     assert.match(uncompared.warnings[0], /^fields: fieldsFrom "flow": telemetry-in in1 has no field filter/);
@@ -119,10 +130,7 @@ describe('registration actions: inputs (HTTPS double, aedes broker)', function (
         /telemetry-config ensure: fieldsFrom "flow": telemetry-in "All of it" \(in9\) has no field filter/.test(e.message),
     );
     await assert.rejects(run({ action: 'doctor', fieldsFrom: 'flow' }, { vins: [V.none] }, { flow: null }), /needs a broker/);
-    await assert.rejects(
-      run({ action: 'doctor', fieldsFrom: 'flows' }, { vins: [V.none] }),
-      /fieldsFrom must be "node" or "flow" \(got "flows"\)/,
-    );
+    await assert.rejects(run({ action: 'doctor', fieldsFrom: 'flows' }, { vins: [V.none] }), /fieldsFrom must be "node" or "flow" \(got "flows"\)/);
     assert.equal(f.d.calls.length, 0);
   });
 
@@ -149,11 +157,7 @@ describe('registration actions: inputs (HTTPS double, aedes broker)', function (
     ];
     for (const [props, msg, re] of cases) {
       const ctx = props.action === 'usage' ? { usage: null } : {};
-      await assert.rejects(
-        run(props, msg, ctx),
-        (e) => e.name === 'ValidationError' && re.test(e.message),
-        `${JSON.stringify(msg)} → ${re}`,
-      );
+      await assert.rejects(run(props, msg, ctx), (e) => e.name === 'ValidationError' && re.test(e.message), `${JSON.stringify(msg)} → ${re}`);
     }
     await assert.rejects(run({ action: 'doctor' }, { vins: [V.none] }, { client: null }), /needs a usable tesla-account/);
     assert.equal(f.d.calls.length, 0, 'no HTTP call for bad input');

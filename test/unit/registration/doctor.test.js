@@ -105,18 +105,7 @@ describe('registration doctor (HTTPS double, aedes broker, fake clock)', functio
   it('fills the evidence with what was read', async function () {
     const { payload } = await doctor([V.silent, V.expiring, V.nokey, V.asleep, V.limit, V.healthy]);
     const [silent, expiring, nokey, asleep, limit, healthy] = payload;
-    const keys = [
-      'keyPaired',
-      'firmware',
-      'synced',
-      'limitReached',
-      'differences',
-      'exp',
-      'vehicleState',
-      'lastLive',
-      'lastConnectivity',
-      'errors',
-    ];
+    const keys = ['keyPaired', 'firmware', 'synced', 'limitReached', 'differences', 'exp', 'vehicleState', 'lastLive', 'lastConnectivity', 'errors'];
     for (const e of payload) assert.deepEqual(Object.keys(e.evidence), keys, e.vin);
     assert.deepEqual(silent.evidence, {
       keyPaired: true,

@@ -34,8 +34,7 @@ describe('ensure (HTTPS proxy double, fake clock, real cap file)', function () {
   });
 
   const capFor = (id = 'tc1') => EnsureCap.forNode(dataDir(userDir), id, { warn: (w) => warnings.push(w), now: f.clock.now });
-  const ensure = (cap, vins = ALL, extra = {}) =>
-    runRegistrationAction(f.ctx({ cap }), nodeProps({ action: 'ensure', ...extra }), { vins });
+  const ensure = (cap, vins = ALL, extra = {}) => runRegistrationAction(f.ctx({ cap }), nodeProps({ action: 'ensure', ...extra }), { vins });
   const posts = () => f.d.callsTo(/\/proxy\/api\/1\/vehicles\/fleet_telemetry_config$/, 'POST');
 
   it('pushes exactly the not configured, drift and expiring VINs, in one POST through the proxy, and merges the result', async function () {
@@ -231,10 +230,7 @@ describe('ensure (HTTPS proxy double, fake clock, real cap file)', function () {
   });
 
   it('checks the whole config before any call', async function () {
-    await assert.rejects(
-      ensure(capFor(), [V.none], { hostname: '' }),
-      (e) => e.name === 'ValidationError' && /hostname is required/.test(e.message),
-    );
+    await assert.rejects(ensure(capFor(), [V.none], { hostname: '' }), (e) => e.name === 'ValidationError' && /hostname is required/.test(e.message));
     assert.equal(f.d.calls.length, 0);
   });
 
@@ -252,10 +248,19 @@ describe('ensure (HTTPS proxy double, fake clock, real cap file)', function () {
 
 describe('parseEnsureEvery', function () {
   it('reads hours (fractions allowed) as ms, empty or 0 as off', function () {
-    assert.deepEqual(
-      [undefined, null, '', ' ', 0, '0', 24, '24', 0.5, '1.5', 168].map(parseEnsureEvery),
-      [0, 0, 0, 0, 0, 0, 24 * HOUR, 24 * HOUR, HOUR / 2, 1.5 * HOUR, 168 * HOUR],
-    );
+    assert.deepEqual([undefined, null, '', ' ', 0, '0', 24, '24', 0.5, '1.5', 168].map(parseEnsureEvery), [
+      0,
+      0,
+      0,
+      0,
+      0,
+      0,
+      24 * HOUR,
+      24 * HOUR,
+      HOUR / 2,
+      1.5 * HOUR,
+      168 * HOUR,
+    ]);
   });
 
   it('refuses anything else, naming the value and the range (a week at most: a Node.js timer holds less than 25 days)', function () {

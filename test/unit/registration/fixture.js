@@ -133,9 +133,7 @@ async function setup(opts = {}) {
     f.stream = streamEvidenceOf(f.conn, (vin) => f.connectivity.get(vin) ?? null);
     /** Publish as the telemetry server and wait until the connection has it. */
     f.publish = async (topic, payload) => {
-      const seen = new Promise((resolve) =>
-        waiters.push({ pred: (m) => `telemetry/${m.vin}` === topic.split('/').slice(0, 2).join('/'), resolve }),
-      );
+      const seen = new Promise((resolve) => waiters.push({ pred: (m) => `telemetry/${m.vin}` === topic.split('/').slice(0, 2).join('/'), resolve }));
       await f.pub.publish(topic, JSON.stringify(payload));
       return seen;
     };

@@ -6,8 +6,6 @@ const { lib } = require('../../support/paths');
  * (test/nodes/admin.test.js).
  */
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const path = require('node:path');
 const { makeCA, makeCert } = require('../../support/certs');
 
 const tc = lib('registration');
@@ -75,10 +73,28 @@ describe('telemetry-config lib', function () {
       const names = Object.keys(tc.PRESETS['charging-presence'].fields);
       assert.ok(names.length > 20, `only ${names.length} fields`);
       for (const n of [
-        'DetailedChargeState', 'ChargeAmps', 'ACChargingPower', 'DCChargingPower', 'ChargerVoltage',
-        'ChargePortDoorOpen', 'ChargePortLatch', 'EstBatteryRange', 'TimeToFullCharge', 'Soc', 'BatteryLevel',
-        'ChargeLimitSoc', 'Location', 'Gear', 'VehicleSpeed', 'Locked', 'SentryMode', 'DoorState', 'InsideTemp',
-        'OutsideTemp', 'Odometer', 'VehicleName',
+        'DetailedChargeState',
+        'ChargeAmps',
+        'ACChargingPower',
+        'DCChargingPower',
+        'ChargerVoltage',
+        'ChargePortDoorOpen',
+        'ChargePortLatch',
+        'EstBatteryRange',
+        'TimeToFullCharge',
+        'Soc',
+        'BatteryLevel',
+        'ChargeLimitSoc',
+        'Location',
+        'Gear',
+        'VehicleSpeed',
+        'Locked',
+        'SentryMode',
+        'DoorState',
+        'InsideTemp',
+        'OutsideTemp',
+        'Odometer',
+        'VehicleName',
       ]) {
         assert.ok(names.includes(n), `${n} missing`);
       }
@@ -412,7 +428,10 @@ describe('telemetry-config lib', function () {
         exp: '2000000000',
         preferTyped: false,
         alertTypes: 'service, customer, service',
-        fields: { Soc: { resend_interval_seconds: '3600', minimum_delta: '0.5', interval_seconds: '30' }, Gear: { interval_seconds: 10, minimum_delta: '', resend_interval_seconds: null } },
+        fields: {
+          Soc: { resend_interval_seconds: '3600', minimum_delta: '0.5', interval_seconds: '30' },
+          Gear: { interval_seconds: 10, minimum_delta: '', resend_interval_seconds: null },
+        },
         ca: certs.ca,
         port: 12345,
         hostname: '  fleet.example.com ',
@@ -442,7 +461,13 @@ describe('telemetry-config lib', function () {
     });
 
     it('takes fields as an array of rows (the editor table) and drops unknown keys', function () {
-      const c = tc.buildConfig({ ...goodProps(), fields: [{ name: ' Gear ', interval_seconds: '5', note: 'x' }, { name: 'Soc', interval_seconds: 60 }] });
+      const c = tc.buildConfig({
+        ...goodProps(),
+        fields: [
+          { name: ' Gear ', interval_seconds: '5', note: 'x' },
+          { name: 'Soc', interval_seconds: 60 },
+        ],
+      });
       assert.equal(JSON.stringify(c.fields), '{"Gear":{"interval_seconds":5},"Soc":{"interval_seconds":60}}');
     });
 
@@ -456,7 +481,17 @@ describe('telemetry-config lib', function () {
   });
 
   describe('mergeMessage', function () {
-    const node = { action: 'status', hostname: 'a.example.com', port: 4433, ca: 'CA', fields: { Gear: { interval_seconds: 5 } }, alertTypes: 'service', preferTyped: true, vins: VIN1, exp: '' };
+    const node = {
+      action: 'status',
+      hostname: 'a.example.com',
+      port: 4433,
+      ca: 'CA',
+      fields: { Gear: { interval_seconds: 5 } },
+      alertTypes: 'service',
+      preferTyped: true,
+      vins: VIN1,
+      exp: '',
+    };
 
     it("uses the node's action and settings when the message has none", function () {
       const { action, props } = tc.mergeMessage(node, { payload: 1 });
@@ -500,7 +535,10 @@ describe('telemetry-config lib', function () {
     });
 
     it('refuses an unknown action and a msg.config that is not an object', function () {
-      assert.throws(() => tc.mergeMessage(node, { action: 'wake' }), /unknown action "wake": use one of check, register, status, errors, delete, doctor, ensure, usage$/);
+      assert.throws(
+        () => tc.mergeMessage(node, { action: 'wake' }),
+        /unknown action "wake": use one of check, register, status, errors, delete, doctor, ensure, usage$/,
+      );
       assert.throws(() => tc.mergeMessage(node, { config: 'x' }), /msg\.config must be an object/);
       assert.throws(() => tc.mergeMessage({ action: 'bad' }, {}), /unknown action/);
     });
@@ -511,7 +549,10 @@ describe('telemetry-config lib', function () {
 
     it('every VIN updated', function () {
       const out = tc.interpretRegister(vins, 200, { response: { updated_vehicles: 3 } }, { domain: 'fleet.example.com' });
-      assert.deepEqual(out.map((e) => [e.vin, e.ok, e.state]), vins.map((v) => [v, true, 'updated']));
+      assert.deepEqual(
+        out.map((e) => [e.vin, e.ok, e.state]),
+        vins.map((v) => [v, true, 'updated']),
+      );
       for (const e of out) assert.equal(typeof e.reason, 'string');
     });
 
@@ -523,11 +564,14 @@ describe('telemetry-config lib', function () {
         },
       };
       const out = tc.interpretRegister(vins, 200, body, { domain: 'fleet.example.com' });
-      assert.deepEqual(out.map((e) => [e.vin, e.ok, e.state, e.skipped]), [
-        [VIN1, false, 'skipped', 'missing_key'],
-        [VIN2, false, 'skipped', 'unsupported_firmware'],
-        [VIN3, false, 'skipped', 'unsupported_hardware'],
-      ]);
+      assert.deepEqual(
+        out.map((e) => [e.vin, e.ok, e.state, e.skipped]),
+        [
+          [VIN1, false, 'skipped', 'missing_key'],
+          [VIN2, false, 'skipped', 'unsupported_firmware'],
+          [VIN3, false, 'skipped', 'unsupported_hardware'],
+        ],
+      );
       assert.match(out[0].reason, /virtual key is not paired/);
       assert.ok(out[0].reason.includes('https://tesla.com/_ak/fleet.example.com'));
       assert.match(out[1].reason, /2024\.26 or later/);
@@ -549,18 +593,33 @@ describe('telemetry-config lib', function () {
       const out = tc.interpretRegister([VIN1], 200, { response: { updated_vehicles: 0, skipped_vehicles: { missing_key: [VIN1] } } }, {});
       assert.match(out[0].reason, /tesla-account/);
       assert.match(out[0].reason, /https:\/\/tesla\.com\/_ak\/<domain>/);
-      const withScheme = tc.interpretRegister([VIN1], 200, { response: { skipped_vehicles: { missing_key: [VIN1] } } }, { domain: 'https://fleet.example.com/' });
+      const withScheme = tc.interpretRegister(
+        [VIN1],
+        200,
+        { response: { skipped_vehicles: { missing_key: [VIN1] } } },
+        { domain: 'https://fleet.example.com/' },
+      );
       assert.ok(withScheme[0].reason.includes('https://tesla.com/_ak/fleet.example.com '), withScheme[0].reason);
     });
 
     it('skipped_vehicles may be absent', function () {
       const out = tc.interpretRegister([VIN1, VIN2], 200, { response: { updated_vehicles: 2 } });
-      assert.deepEqual(out.map((e) => e.state), ['updated', 'updated']);
+      assert.deepEqual(
+        out.map((e) => e.state),
+        ['updated', 'updated'],
+      );
     });
 
     it('does not claim success when updated_vehicles is short', function () {
       let out = tc.interpretRegister(vins, 200, { response: { updated_vehicles: 1, skipped_vehicles: { missing_key: [VIN3] } } });
-      assert.deepEqual(out.map((e) => [e.state, e.ok]), [['unknown', false], ['unknown', false], ['skipped', false]]);
+      assert.deepEqual(
+        out.map((e) => [e.state, e.ok]),
+        [
+          ['unknown', false],
+          ['unknown', false],
+          ['skipped', false],
+        ],
+      );
       assert.match(out[0].reason, /1 updated vehicle\(s\) for 2/);
       out = tc.interpretRegister([VIN1], 200, { response: { skipped_vehicles: {} } });
       assert.deepEqual([out[0].state, out[0].ok], ['unknown', false]);
@@ -577,7 +636,10 @@ describe('telemetry-config lib', function () {
 
     it('HTTP 429 gives rate-limited with the retry time; other errors give error', function () {
       let out = tc.interpretRegister([VIN1, VIN2], 429, { response: null, error: 'too many' }, { retryAfterSeconds: 37829 });
-      assert.deepEqual(out.map((e) => e.state), ['rate-limited', 'rate-limited']);
+      assert.deepEqual(
+        out.map((e) => e.state),
+        ['rate-limited', 'rate-limited'],
+      );
       assert.match(out[0].reason, /37829 s/);
       assert.equal(out[0].retryAfterSeconds, 37829);
       out = tc.interpretRegister([VIN1], 403, { response: null, error: 'missing scope', error_description: 'vehicle_device_data' });
@@ -619,7 +681,9 @@ describe('telemetry-config lib', function () {
     });
 
     it('key not paired comes first', function () {
-      const e = tc.interpretStatus(VIN1, status({ synced: false, config: null, limit_reached: true, key_paired: false }), ours(), { domain: 'fleet.example.com' });
+      const e = tc.interpretStatus(VIN1, status({ synced: false, config: null, limit_reached: true, key_paired: false }), ours(), {
+        domain: 'fleet.example.com',
+      });
       assert.deepEqual([e.ok, e.state], [false, 'key not paired']);
       assert.ok(e.reason.includes('https://tesla.com/_ak/fleet.example.com'));
     });
@@ -694,7 +758,11 @@ describe('telemetry-config lib', function () {
       delete noPt.prefer_typed;
       e = tc.interpretStatus(VIN1, status({ synced: true, config: noPt }), ours());
       assert.equal(e.state, 'adopted');
-      e = tc.interpretStatus(VIN1, status({ synced: true, config: carConfig({ alert_types: ['customer', 'service'] }) }), ours({ alertTypes: 'service,customer' }));
+      e = tc.interpretStatus(
+        VIN1,
+        status({ synced: true, config: carConfig({ alert_types: ['customer', 'service'] }) }),
+        ours({ alertTypes: 'service,customer' }),
+      );
       assert.equal(e.state, 'adopted', e.reason);
       e = tc.interpretStatus(VIN1, status({ synced: true, config: carConfig({ alert_types: ['customer'] }) }), ours({ alertTypes: 'service' }));
       assert.equal(e.state, 'drift');
@@ -748,7 +816,13 @@ describe('telemetry-config lib', function () {
         key_paired_vins: [VIN1, VIN3],
         unpaired_vins: [VIN2],
         vehicle_info: {
-          [VIN1]: { firmware_version: '2024.44.32.1 abcdef', vehicle_command_protocol_required: true, fleet_telemetry_version: '1.0.2', total_number_of_keys: 5, discounted_device_data: false },
+          [VIN1]: {
+            firmware_version: '2024.44.32.1 abcdef',
+            vehicle_command_protocol_required: true,
+            fleet_telemetry_version: '1.0.2',
+            total_number_of_keys: 5,
+            discounted_device_data: false,
+          },
           [VIN2]: { firmware_version: '2024.44.25', fleet_telemetry_version: '1.0.0', total_number_of_keys: 3 },
           [VIN3]: { firmware_version: '2024.20.9 0a1b2c', fleet_telemetry_version: '1.0.0', total_number_of_keys: 2 },
         },
@@ -757,13 +831,21 @@ describe('telemetry-config lib', function () {
 
     it("reads Tesla's shape", function () {
       const out = tc.interpretCheck([VIN1, VIN2, VIN3], teslaShape, { domain: 'fleet.example.com' });
-      assert.deepEqual(out.map((e) => [e.vin, e.ok, e.state]), [
-        [VIN1, true, 'ready'],
-        [VIN2, false, 'key not paired'],
-        [VIN3, false, 'unsupported firmware'],
-      ]);
       assert.deepEqual(
-        { keyPaired: out[0].keyPaired, firmware: out[0].firmware, fleetTelemetryVersion: out[0].fleetTelemetryVersion, totalNumberOfKeys: out[0].totalNumberOfKeys },
+        out.map((e) => [e.vin, e.ok, e.state]),
+        [
+          [VIN1, true, 'ready'],
+          [VIN2, false, 'key not paired'],
+          [VIN3, false, 'unsupported firmware'],
+        ],
+      );
+      assert.deepEqual(
+        {
+          keyPaired: out[0].keyPaired,
+          firmware: out[0].firmware,
+          fleetTelemetryVersion: out[0].fleetTelemetryVersion,
+          totalNumberOfKeys: out[0].totalNumberOfKeys,
+        },
         { keyPaired: true, firmware: '2024.44.32.1 abcdef', fleetTelemetryVersion: '1.0.2', totalNumberOfKeys: 5 },
       );
       assert.match(out[0].reason, /key paired.*2024\.44\.32\.1.*1\.0\.2.*5 key/);
@@ -779,18 +861,33 @@ describe('telemetry-config lib', function () {
         ],
       };
       const out = tc.interpretCheck(`${VIN1},${VIN2}`, body);
-      assert.deepEqual(out.map((e) => e.state), ['ready', 'key not paired']);
+      assert.deepEqual(
+        out.map((e) => e.state),
+        ['ready', 'key not paired'],
+      );
       assert.match(out[1].reason, /also.*older than 2024\.26/);
-      assert.deepEqual(tc.interpretCheck([VIN1], body.response).map((e) => e.state), ['ready']);
+      assert.deepEqual(
+        tc.interpretCheck([VIN1], body.response).map((e) => e.state),
+        ['ready'],
+      );
     });
 
     it('unknown for a VIN Tesla does not mention, or without firmware', function () {
       const out = tc.interpretCheck([VIN1, VIN2], { response: { key_paired_vins: [VIN2], unpaired_vins: [], vehicle_info: {} } });
-      assert.deepEqual(out.map((e) => [e.state, e.ok]), [['unknown', false], ['unknown', false]]);
+      assert.deepEqual(
+        out.map((e) => [e.state, e.ok]),
+        [
+          ['unknown', false],
+          ['unknown', false],
+        ],
+      );
       assert.match(out[0].reason, /says nothing/);
       assert.match(out[1].reason, /firmware/);
       for (const b of [null, 'x', { response: null }]) {
-        assert.deepEqual(tc.interpretCheck([VIN1], b).map((e) => e.state), ['unknown']);
+        assert.deepEqual(
+          tc.interpretCheck([VIN1], b).map((e) => e.state),
+          ['unknown'],
+        );
       }
     });
   });

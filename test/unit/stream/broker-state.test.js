@@ -223,7 +223,11 @@ describe('car state in the broker connection and telemetry-in (fake clock)', fun
       ['Gear', 'D', null],
     ]);
     assert.deepEqual(got('car'), got('sent'), 'as sent until the car says');
-    assert.deepEqual(outs.metric[0].map((m) => m.raw), [100, '20', 2, 50, 'ShiftStateD'], 'raw is never converted');
+    assert.deepEqual(
+      outs.metric[0].map((m) => m.raw),
+      [100, '20', 2, 50, 'ShiftStateD'],
+      'raw is never converted',
+    );
     conn.inject('t/CAR1/v/SettingDistanceUnit', '"DistanceUnitKilometers"');
     conn.inject('t/CAR1/v/SettingTirePressureUnit', '"PressureUnitPsi"');
     conn.inject('t/CAR1/v/Odometer', '101');

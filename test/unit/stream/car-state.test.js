@@ -7,8 +7,7 @@ const { decode, TopicParser } = lib('stream/decode');
 
 const parser = new TopicParser('t');
 /** A message as the broker decodes it (the real decoder). */
-const data = (vin, field, value, { retain = false, at = 1000 } = {}) =>
-  decode(parser, `t/${vin}/v/${field}`, JSON.stringify(value), retain, at);
+const data = (vin, field, value, { retain = false, at = 1000 } = {}) => decode(parser, `t/${vin}/v/${field}`, JSON.stringify(value), retain, at);
 const connectivity = (vin, status, { retain = false, at = 1000 } = {}) =>
   decode(parser, `t/${vin}/connectivity`, JSON.stringify({ ConnectionId: 'c1', CreatedAt: '2025-01-02T03:04:05Z', Status: status }), retain, at);
 const alert = (vin, at) => decode(parser, `t/${vin}/alerts/A1/current`, '{"StartedAt":"2025-01-02T03:04:05Z"}', false, at);
@@ -166,7 +165,11 @@ describe('car state', function () {
       [{ V1: { ...good, fields: { Gear: ['P', 'yesterday'] } } }, /V1\/Gear/],
     ];
     for (const [vins, re] of bad) {
-      assert.throws(() => s.restore(vins), (e) => e instanceof StateShapeError && re.test(e.message), JSON.stringify(vins));
+      assert.throws(
+        () => s.restore(vins),
+        (e) => e instanceof StateShapeError && re.test(e.message),
+        JSON.stringify(vins),
+      );
     }
     assert.deepEqual(s.vinList(), ['V0']);
   });

@@ -85,8 +85,17 @@ describe('decode: field numbers', function () {
     conn.inject('telemetry/VIN1/v/MilesSinceReset', '8');
     for (const r of [byName, byNumber, other]) await r.ctl.stop();
     await conn.close();
-    assert.deepEqual(byName.sent.map((m) => [m.field, m.payload, m.fieldId]), [['MilesSinceReset', 7, 258], ['MilesSinceReset', 8, undefined]]);
-    assert.deepEqual(byNumber.sent.map((m) => [m.field, m.payload]), [['MilesSinceReset', 7]]);
+    assert.deepEqual(
+      byName.sent.map((m) => [m.field, m.payload, m.fieldId]),
+      [
+        ['MilesSinceReset', 7, 258],
+        ['MilesSinceReset', 8, undefined],
+      ],
+    );
+    assert.deepEqual(
+      byNumber.sent.map((m) => [m.field, m.payload]),
+      [['MilesSinceReset', 7]],
+    );
     assert.deepEqual(other.sent, []);
   });
 });

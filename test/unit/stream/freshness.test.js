@@ -49,7 +49,11 @@ describe('freshness tracker', function () {
     tr.watch({ staleAfterMs: 10_000, vins: new Set(['CFG']), onStale: (e) => stale.push(e) });
     tr.touch('RET', false);
     clock.advance(10_000 + 2_500);
-    assert.deepEqual(stale.map((e) => [e.vin, e.lastSeen]), [['CFG', null]], 'the filter keeps RET out');
+    assert.deepEqual(
+      stale.map((e) => [e.vin, e.lastSeen]),
+      [['CFG', null]],
+      'the filter keeps RET out',
+    );
     const all = [];
     tr.watch({ staleAfterMs: 10_000, onStale: (e) => all.push(e.vin) });
     clock.advance(2_500);

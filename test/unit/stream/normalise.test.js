@@ -121,11 +121,34 @@ describe('decode', function () {
   });
 
   it('maps alerts, history, errors and connectivity to the contract', function () {
-    const d = decode(p, 'telemetry/V/alerts/A/current', '{"Audiences":["Customer"],"EndedAt":"2025-01-02T04:00:00Z","StartedAt":"2025-01-02T03:04:05Z"}', false, 1);
-    assert.deepEqual(d.payload, { name: 'A', active: false, startedAt: '2025-01-02T03:04:05Z', endedAt: '2025-01-02T04:00:00Z', audiences: ['Customer'] });
-    assert.deepEqual(decode(p, 'telemetry/V/alerts/A/current', '{}', false, 1).payload, { name: 'A', active: true, startedAt: null, endedAt: null, audiences: [] });
+    const d = decode(
+      p,
+      'telemetry/V/alerts/A/current',
+      '{"Audiences":["Customer"],"EndedAt":"2025-01-02T04:00:00Z","StartedAt":"2025-01-02T03:04:05Z"}',
+      false,
+      1,
+    );
+    assert.deepEqual(d.payload, {
+      name: 'A',
+      active: false,
+      startedAt: '2025-01-02T03:04:05Z',
+      endedAt: '2025-01-02T04:00:00Z',
+      audiences: ['Customer'],
+    });
+    assert.deepEqual(decode(p, 'telemetry/V/alerts/A/current', '{}', false, 1).payload, {
+      name: 'A',
+      active: true,
+      startedAt: null,
+      endedAt: null,
+      audiences: [],
+    });
     assert.deepEqual(decode(p, 'telemetry/V/alerts/A/history', 'null', false, 1).payload, []);
-    assert.deepEqual(decode(p, 'telemetry/V/errors/E', '{"Body":"x","CreatedAt":"t","Tags":null}', false, 1).payload, { name: 'E', body: 'x', createdAt: 't', tags: {} });
+    assert.deepEqual(decode(p, 'telemetry/V/errors/E', '{"Body":"x","CreatedAt":"t","Tags":null}', false, 1).payload, {
+      name: 'E',
+      body: 'x',
+      createdAt: 't',
+      tags: {},
+    });
     const c = decode(p, 'telemetry/V/connectivity', '{"ConnectionId":"id","CreatedAt":"t","Status":"DISCONNECTED"}', false, 1);
     assert.deepEqual(c.payload, { status: 'DISCONNECTED', connectionId: 'id', createdAt: 't' });
     assert.equal(c.live, false, 'DISCONNECTED is not a sign of life');

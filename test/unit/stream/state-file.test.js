@@ -150,7 +150,11 @@ describe('car state file', function () {
     ['another format marker', (text) => text.replace(STATE_FORMAT, 'someone-else/state'), /is not a car state file/],
     ['another version', (text) => text.replace(`"version":${STATE_VERSION}`, '"version":2'), /is format version 2; this version reads 1/],
     ['no version', (text) => text.replace(`"version":${STATE_VERSION},`, ''), /is format version undefined/],
-    ['a record of the wrong shape', (text) => text.replace('"lastLive":', '"lastLive":"soon","x":'), /has a record of the wrong shape \(VIN000000: lastLive is not a time\)/],
+    [
+      'a record of the wrong shape',
+      (text) => text.replace('"lastLive":', '"lastLive":"soon","x":'),
+      /has a record of the wrong shape \(VIN000000: lastLive is not a time\)/,
+    ],
   ];
   for (const [what, corrupt, reason] of BAD) {
     it(`${what} file: one warning naming it, moved aside (never overwritten), start empty, later writes a new file`, async function () {
@@ -226,7 +230,10 @@ describe('car state file', function () {
     await changeEachPeriod(state, sf, clock, 3);
     assert.equal(sf.stats.failures, 3, 'tried at every period');
     assert.equal(warnings.length, 1, warnings.join('\n'));
-    assert.match(warnings[0], /cannot save the car state to .*state-b1\.json: a part of the path is a file, not a directory \(ENOTDIR\); keeping it in memory and trying again every 30 s/);
+    assert.match(
+      warnings[0],
+      /cannot save the car state to .*state-b1\.json: a part of the path is a file, not a directory \(ENOTDIR\); keeping it in memory and trying again every 30 s/,
+    );
     assert.equal(state.value('VIN000000', 'BatteryLevel'), 52);
     fs.rmSync(blocker);
     clock.advance(PERIOD);
