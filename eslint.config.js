@@ -46,7 +46,7 @@ module.exports = defineConfig([
   // Editor scripts: run in the browser as classic scripts (the build concatenates the shared
   // helpers before each node's script), with RED and jQuery from the editor page.
   {
-    files: ['src/nodes/**/editor.js', 'src/nodes/shared/editor/*.js'],
+    files: ['src/nodes/**/editor.js', 'src/nodes/common/editor/*.js'],
     languageOptions: { sourceType: 'script', globals: editorGlobals },
   },
 

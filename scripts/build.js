@@ -6,7 +6,7 @@
 //   nodes/icons/                    Node-RED looks for icons beside each node's .js file
 //   nodes/dist/                     tsc output (lib/ and nodes/)
 // Sources: src/nodes/<type>/ holds all a node is (<type>.ts, editor.html, editor.js,
-// locales/en-US/<type>.json and .html); src/nodes/shared/editor/*.js the editor helpers.
+// locales/en-US/<type>.json and .html); src/nodes/common/editor/*.js the editor helpers.
 const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
@@ -21,7 +21,7 @@ execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', pat
 });
 
 const read = (...p) => fs.readFileSync(path.join(...p), 'utf8');
-const sharedDir = path.join(srcNodes, 'shared', 'editor');
+const sharedDir = path.join(srcNodes, 'common', 'editor');
 const shared = fs.existsSync(sharedDir)
   ? fs
       .readdirSync(sharedDir)

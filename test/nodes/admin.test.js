@@ -16,7 +16,7 @@ const { makeCA } = require('../support/certs');
 
 const tc = lib('registration');
 const { CATALOGUE } = lib('catalogue');
-const { registerAdminEndpoints } = require(path.join(ROOT, 'nodes', 'dist', 'nodes', 'shared', 'admin.js'));
+const { registerAdminEndpoints } = require(path.join(ROOT, 'nodes', 'dist', 'nodes', 'common', 'admin.js'));
 const { UsageMeter } = lib('stream/usage');
 
 const DAY = 24 * 3600 * 1000;

@@ -146,7 +146,7 @@ describe('editor files of every node', function () {
   }
 
   it('the shared helpers come once, first, in every built script; the node scripts hold no copy of them', function () {
-    const dir = path.join(SRC, 'shared', 'editor');
+    const dir = path.join(SRC, 'common', 'editor');
     const files = fs
       .readdirSync(dir)
       .filter((f) => f.endsWith('.js'))

@@ -7,8 +7,8 @@
  */
 import { BrokerConnection, BrokerTlsOptions, CarStateOptions, checkSettings } from '../../lib/stream/broker-connection';
 import { Failure, TEXT } from '../../lib/stream/broker-texts';
-import { registerAdminEndpoints } from '../shared/admin';
-import { Config, Node, NodeAPI, TelemetryBrokerCredentials, TelemetryBrokerNode, closeWith, dataDir } from '../shared/red';
+import { registerAdminEndpoints } from '../common/admin';
+import { Config, Node, NodeAPI, TelemetryBrokerCredentials, TelemetryBrokerNode, closeWith, dataDir } from '../common/red';
 
 interface TelemetryBrokerConfig {
   url: string;

@@ -15,8 +15,8 @@ import type { DoctorEntry } from '../../lib/registration/doctor';
 import { NODE_TEXTS } from '../../lib/registration/texts';
 import type { BrokerListener } from '../../lib/stream/broker-connection';
 import type { NodeStatus } from '../../lib/common/status';
-import { registerAdminEndpoints } from '../shared/admin';
-import { Config, Node, NodeAPI, NodeMessage, TeslaAccountNode, TelemetryBrokerNode, closeWith, configNode, dataDir } from '../shared/red';
+import { registerAdminEndpoints } from '../common/admin';
+import { Config, Node, NodeAPI, NodeMessage, TeslaAccountNode, TelemetryBrokerNode, closeWith, configNode, dataDir } from '../common/red';
 
 interface TelemetryConfigSettings extends RegistrationProps {
   account: string;

@@ -4,8 +4,8 @@
  */
 import { TelemetryInController } from '../../lib/stream/controller';
 import { minutesToMs, parseList } from '../../lib/common/util';
-import { registerAdminEndpoints } from '../shared/admin';
-import { Config, Node, NodeAPI, TelemetryBrokerNode, closeWith, configNode } from '../shared/red';
+import { registerAdminEndpoints } from '../common/admin';
+import { Config, Node, NodeAPI, TelemetryBrokerNode, closeWith, configNode } from '../common/red';
 import { parseUnits } from '../../lib/catalogue/units';
 
 interface TelemetryInConfig {

@@ -4,7 +4,7 @@
  * kept in a 0600 file under Node-RED's user directory, keyed by this node's id.
  */
 import { FileTokenStore, FleetApiClient, Region } from '../../lib/fleet-api';
-import { Config, NodeAPI, TeslaAccountCredentials, TeslaAccountNode, closeWith, dataDir } from '../shared/red';
+import { Config, NodeAPI, TeslaAccountCredentials, TeslaAccountNode, closeWith, dataDir } from '../common/red';
 
 interface TeslaAccountConfig {
   region?: string;

@@ -4,8 +4,8 @@
  * telemetry stream of an optional broker. Thin glue over VehicleCommandController.
  */
 import { BrokerCommandStream, CommandMessage, TEXTS, VehicleCommandConfig, VehicleCommandController, commandSettings } from '../../lib/commands';
-import { registerAdminEndpoints } from '../shared/admin';
-import { Config, Node, NodeAPI, NodeMessage, TelemetryBrokerNode, TeslaAccountNode, closeWith, configNode } from '../shared/red';
+import { registerAdminEndpoints } from '../common/admin';
+import { Config, Node, NodeAPI, NodeMessage, TelemetryBrokerNode, TeslaAccountNode, closeWith, configNode } from '../common/red';
 
 interface VehicleCommandNodeConfig extends VehicleCommandConfig {
   account: string;

@@ -5,7 +5,7 @@
 import type { CarMessage } from '../../lib/common/messages';
 import { minutesToMs, parseList } from '../../lib/common/util';
 import { VehicleDataController } from '../../lib/fallback/controller';
-import { Config, Node, NodeAPI, NodeMessage, TelemetryBrokerNode, TeslaAccountNode, closeWith, configNode } from '../shared/red';
+import { Config, Node, NodeAPI, NodeMessage, TelemetryBrokerNode, TeslaAccountNode, closeWith, configNode } from '../common/red';
 import { parseUnits } from '../../lib/catalogue/units';
 
 interface VehicleDataConfig {

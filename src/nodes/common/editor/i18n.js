@@ -1,5 +1,5 @@
 // Editor helpers, shared by every node of this package: the build puts each file of
-// src/nodes/shared/editor/ before every node's editor script, so a file may run several times.
+// src/nodes/common/editor/ before every node's editor script, so a file may run several times.
 // Each defines its part of window.TeslaFleetEditor once; a later run finds it there and stops.
 
 // Words: every label, placeholder, tip and validation text is in the node's message catalog
